@@ -1,0 +1,17 @@
+"""The provider instance LiteLLM's proxy loads through ``custom_provider_map``.
+
+Importing this module validates every ``claude-code/...`` deployment of the
+proxy's config file, so a bad ``model_info.claude_code`` block stops the proxy
+at start-up with a message naming the deployment, not at the first request.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from claude_code_provider import ClaudeCodeProvider
+from litellm_claude_code.config_check import validate_startup_config
+
+validate_startup_config(sys.argv)
+
+claude_code_provider = ClaudeCodeProvider()

@@ -1,0 +1,1 @@
+"""Claude Code behind LiteLLM: conversion, stream translation, errors, sessions."""

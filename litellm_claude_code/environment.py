@@ -1,0 +1,58 @@
+"""The environment a Claude Code process runs with: account, auth and limits.
+
+``ClaudeAgentOptions.env`` is merged over the proxy's own environment, so this
+module only states what must differ from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .settings import DeploymentSettings, expand
+
+# Quiet, bounded defaults for a server: no update checks, telemetry or side
+# requests that would spend the subscription on something no caller asked for.
+SERVER_DEFAULTS: dict[str, str] = {
+    "DISABLE_AUTOUPDATER": "1",
+    "DISABLE_TELEMETRY": "1",
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    "DISABLE_ERROR_REPORTING": "1",
+}
+
+# Credentials the CLI would prefer over an OAuth login when present: an API key
+# in the proxy's environment must not silently turn a subscription deployment
+# into a pay-per-token one (the CLI uses ANTHROPIC_API_KEY when both are set).
+API_KEY_VARIABLES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+
+
+def _auth_env(settings: DeploymentSettings, parent: Mapping[str, str]) -> dict[str, str]:
+    if settings.auth == "api_key":
+        return {
+            "ANTHROPIC_API_KEY": parent.get(settings.api_key_env, ""),
+            "CLAUDE_CODE_OAUTH_TOKEN": "",
+        }
+    env = {name: "" for name in API_KEY_VARIABLES}
+    token = parent.get(settings.oauth_token_env)
+    if token:
+        env["CLAUDE_CODE_OAUTH_TOKEN"] = token
+    return env
+
+
+def cli_environment(settings: DeploymentSettings, parent: Mapping[str, str]) -> dict[str, str]:
+    """Variables to set (or blank) for one deployment's Claude Code process."""
+    env = {key: parent.get(key, value) for key, value in SERVER_DEFAULTS.items()}
+    env["CLAUDE_CODE_MAX_RETRIES"] = str(settings.max_retries)
+    env.update(_auth_env(settings, parent))
+    if settings.config_dir:
+        env["CLAUDE_CONFIG_DIR"] = str(expand(settings.config_dir))
+    if settings.base_url:
+        env["ANTHROPIC_BASE_URL"] = settings.base_url
+    return env
+
+
+def config_dir(env: Mapping[str, str], parent: Mapping[str, str]) -> str:
+    """The Claude config directory the process will use (where sessions live)."""
+    chosen = env.get("CLAUDE_CONFIG_DIR") or parent.get("CLAUDE_CONFIG_DIR")
+    if chosen:
+        return str(expand(chosen))
+    return str(expand("~/.claude"))

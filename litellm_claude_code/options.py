@@ -1,0 +1,63 @@
+"""ClaudeAgentOptions for a pure-chat query that exposes nothing of the host."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import claude_agent_sdk as sdk
+
+from .settings import DEFAULT_MODEL_ALIAS, DeploymentSettings
+
+# CLI flags without a ClaudeAgentOptions field: the transcript of a request is
+# ours to write and delete, the CLI must not keep one of its own.
+EXTRA_ARGS: dict[str, str | None] = {"no-session-persistence": None}
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """Everything one query needs that is decided per request."""
+
+    model: str  # the deployment's model alias or full id
+    system_prompt: str
+    cwd: str
+    env: dict[str, str]
+    resume: str | None = None
+
+
+def cli_model(model: str) -> str | None:
+    """The --model value: None lets the CLI use the account's default model."""
+    return None if model == DEFAULT_MODEL_ALIAS else model
+
+
+def build_options(
+    plan: QueryPlan,
+    settings: DeploymentSettings,
+    stderr: Callable[[str], None] | None = None,
+) -> sdk.ClaudeAgentOptions:
+    """Options for one chat turn.
+
+    ``tools=[]`` removes Claude Code's tools (``allowed_tools=[]`` would not);
+    ``verbatim_prompts`` stops ``@/path`` mentions from making the CLI read
+    files; ``setting_sources=[]`` keeps host settings, CLAUDE.md, hooks and MCP
+    servers out; the string system prompt replaces Claude Code's preset.
+    """
+    return sdk.ClaudeAgentOptions(
+        tools=[],
+        allowed_tools=[],
+        mcp_servers={},
+        strict_mcp_config=True,
+        setting_sources=[],
+        skills=[],
+        verbatim_prompts=True,
+        include_partial_messages=True,
+        system_prompt=plan.system_prompt,
+        model=cli_model(plan.model),
+        cwd=plan.cwd,
+        env=plan.env,
+        resume=plan.resume,
+        max_turns=1,
+        cli_path=settings.cli_path,
+        extra_args=dict(EXTRA_ARGS),
+        stderr=stderr,
+    )

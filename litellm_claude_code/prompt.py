@@ -1,0 +1,102 @@
+"""OpenAI chat messages -> the conversation Claude Code is given.
+
+LiteLLM's own Anthropic transformation does the block conversion (text parts,
+images, tool calls and results), so our conversion agrees with LiteLLM's
+Anthropic provider. What remains here is splitting the result into the system
+prompt, the earlier turns (carried as a resumed session) and the new user turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from litellm.llms.anthropic.chat.transformation import AnthropicConfig
+
+KNOWN_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+SYSTEM_ROLES = frozenset({"system", "developer"})
+
+
+class PromptError(ValueError):
+    """The messages cannot be given to Claude as a conversation (a 400)."""
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A chat request in Anthropic terms."""
+
+    system: str | None
+    history: list[dict[str, Any]] = field(default_factory=list)  # earlier turns, alternating
+    prompt: list[dict[str, Any]] = field(default_factory=list)  # content blocks of the new user turn
+
+
+def _check_message(index: int, message: object) -> Mapping[str, Any]:
+    if not isinstance(message, Mapping):
+        raise PromptError(f"messages[{index}] must be an object")
+    role = message.get("role")
+    if role not in KNOWN_ROLES:
+        raise PromptError(f"messages[{index}].role {role!r} is not one of {sorted(KNOWN_ROLES)}")
+    content = message.get("content")
+    if content is not None and not isinstance(content, (str, list)):
+        raise PromptError(f"messages[{index}].content must be a string or a list of parts")
+    return message
+
+
+def _as_system(message: Mapping[str, Any]) -> dict[str, Any]:
+    # Anthropic has one system prompt: "developer" is OpenAI's newer name for it.
+    return {**message, "role": "system"} if message.get("role") == "developer" else dict(message)
+
+
+def _normalise(messages: Sequence[object]) -> list[dict[str, Any]]:
+    if not messages:
+        raise PromptError("messages must contain at least one message")
+    return [_as_system(_check_message(i, m)) for i, m in enumerate(messages)]
+
+
+def _system_text(blocks: object) -> str | None:
+    if not blocks:
+        return None
+    if isinstance(blocks, str):
+        return blocks
+    texts = [b.get("text", "") for b in blocks if isinstance(b, Mapping)]
+    joined = "\n\n".join(t for t in texts if t)
+    return joined or None
+
+
+def _transform(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return AnthropicConfig().transform_request(
+            model="claude", messages=messages, optional_params={}, litellm_params={}, headers={}
+        )
+    except Exception as error:  # LiteLLM raises its own BadRequest/AnthropicError types
+        message = getattr(error, "message", None) or str(error)
+        raise PromptError(f"invalid messages: {message}") from error
+
+
+def _content_blocks(message: Mapping[str, Any]) -> list[dict[str, Any]]:
+    content = message.get("content")
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [dict(block) for block in content or []]
+
+
+def convert(messages: Sequence[object]) -> Conversation:
+    """Split OpenAI messages into system prompt, earlier turns and the new turn."""
+    normalised = _normalise(messages)
+    if all(m["role"] == "system" for m in normalised):
+        raise PromptError("messages must contain a user message, not only system messages")
+    request = _transform(normalised)
+    turns = list(request.get("messages") or [])
+    if not turns or turns[-1].get("role") != "user":
+        raise PromptError("the last message must be from the user (or a tool result)")
+    prompt = _content_blocks(turns[-1])
+    if not any(_block_has_content(b) for b in prompt):
+        raise PromptError("the last user message is empty")
+    return Conversation(system=_system_text(request.get("system")), history=turns[:-1], prompt=prompt)
+
+
+def _block_has_content(block: Mapping[str, Any]) -> bool:
+    if block.get("type") == "text":
+        return bool(str(block.get("text", "")).strip())
+    return True

@@ -1,0 +1,85 @@
+"""Earlier turns of a conversation as a Claude Code session transcript.
+
+The OpenAI API is stateless: every request carries the whole history. Claude
+Code takes history only from a session it can resume, so the earlier turns are
+written as a session transcript (JSONL entries of ``type`` user/assistant with
+the Anthropic ``message``, chained by ``uuid``/``parentUuid``) in the config
+directory's ``projects/<cwd slug>/`` and the query resumes it. The model then
+receives them as real alternating turns rather than a flattened transcript.
+
+Each request has its own working directory, hence its own project folder,
+which is deleted with everything in it when the request ends.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from claude_agent_sdk import project_key_for_directory
+
+
+def project_dir(config_dir: str | Path, cwd: str | Path) -> Path:
+    """Where the CLI keeps the sessions of a working directory."""
+    return Path(config_dir) / "projects" / project_key_for_directory(cwd)
+
+
+def _timestamp() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _entry(turn: dict[str, Any], session_id: str, cwd: str, parent: str | None) -> dict[str, Any]:
+    role = turn["role"]
+    message: dict[str, Any] = {"role": role, "content": turn["content"]}
+    if role == "assistant":
+        message = {
+            "id": f"msg_{uuid.uuid4().hex}",
+            "type": "message",
+            "model": "<history>",
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 0, "output_tokens": 0},
+            **message,
+        }
+    return {
+        "type": role,
+        "uuid": str(uuid.uuid4()),
+        "parentUuid": parent,
+        "sessionId": session_id,
+        "cwd": cwd,
+        "isSidechain": False,
+        "userType": "external",
+        "timestamp": _timestamp(),
+        "message": message,
+    }
+
+
+def transcript_entries(turns: Sequence[dict[str, Any]], session_id: str, cwd: str) -> Iterator[dict[str, Any]]:
+    """Transcript entries for alternating Anthropic turns, chained in order."""
+    parent: str | None = None
+    for turn in turns:
+        entry = _entry(turn, session_id, cwd, parent)
+        parent = entry["uuid"]
+        yield entry
+
+
+def write_history(turns: Sequence[dict[str, Any]], config_dir: str | Path, cwd: str) -> str | None:
+    """Write earlier turns as a resumable session; its id, or None without history."""
+    if not turns:
+        return None
+    session_id = str(uuid.uuid4())
+    folder = project_dir(config_dir, cwd)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = (json.dumps(e, ensure_ascii=False) for e in transcript_entries(turns, session_id, cwd))
+    (folder / f"{session_id}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return session_id
+
+
+def remove_project(config_dir: str | Path, cwd: str) -> None:
+    """Delete every session file the request's working directory produced."""
+    shutil.rmtree(project_dir(config_dir, cwd), ignore_errors=True)

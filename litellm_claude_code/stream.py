@@ -1,0 +1,178 @@
+"""Claude Agent SDK messages -> OpenAI stream chunks, as a pure state machine.
+
+``feed(message)`` returns the chunks a message produces, ``finish()`` the
+closing ones; nothing here does I/O, so it is tested without asyncio (like
+httpx's ``LineDecoder``). Raw Anthropic stream events go through LiteLLM's own
+Anthropic parser and usage calculation, so text, reasoning and tool-call deltas
+come out exactly as LiteLLM's Anthropic provider produces them.
+
+Usage and the finish reason are held back to the end: usage travels in a chunk
+of its own (``choices=[]``) before the finish chunk, because LiteLLM drops usage
+attached to a content-less finish chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+import claude_agent_sdk as sdk
+from litellm.litellm_core_utils.core_helpers import map_finish_reason
+from litellm.llms.anthropic.chat.handler import ModelResponseIterator
+from litellm.llms.anthropic.chat.transformation import AnthropicConfig
+from litellm.types.utils import Delta, ModelResponseStream, StreamingChoices, Usage
+
+from .errors import Failure, to_exception
+
+logger = logging.getLogger(__name__)
+
+SYNTHETIC_MODEL = "<synthetic>"  # the CLI's model name on messages it made itself
+
+
+class StreamTranslator:
+    """Turns one query's SDK messages into ``ModelResponseStream`` chunks."""
+
+    def __init__(self, model: str, clock: Any = time.time) -> None:
+        self.model = model  # what the client asked for, until upstream names the model
+        self.id = f"chatcmpl-{uuid.uuid4()}"
+        self.created = int(clock())
+        self._parser = ModelResponseIterator(streaming_response=None, sync_stream=False)
+        self._streamed: set[str] = set()  # message ids whose content came as deltas
+        self._message_id: str | None = None
+        self._stop_reason: str | None = None
+        self._error_kind: str | None = None
+        self._retry_at: float | None = None
+        self._clock = clock
+        self.result: sdk.ResultMessage | None = None
+        self.started = False  # a content chunk has been produced
+
+    # -- dispatch -----------------------------------------------------------
+
+    def feed(self, message: object) -> list[ModelResponseStream]:
+        """Chunks for one SDK message; raises the mapped exception on failure."""
+        if isinstance(message, sdk.StreamEvent):
+            return self._on_event(message)
+        if isinstance(message, sdk.AssistantMessage):
+            return self._on_assistant(message)
+        if isinstance(message, sdk.ResultMessage):
+            return self._on_result(message)
+        if isinstance(message, sdk.RateLimitEvent):
+            return self._on_rate_limit(message)
+        if not isinstance(message, (sdk.SystemMessage, sdk.UserMessage)):
+            logger.debug("skipping unknown SDK message %s", type(message).__name__)
+        return []
+
+    def finish(self) -> list[ModelResponseStream]:
+        """The usage chunk and the finish chunk, once the result has arrived."""
+        if self.result is None:
+            raise to_exception(Failure(status=502, message="Claude Code ended without a result"), self.model)
+        reason = map_finish_reason(self._stop_reason or self.result.stop_reason or "end_turn")
+        return [self._usage_chunk(), self._chunk(Delta(content=None), finish_reason=reason)]
+
+    # -- message kinds ------------------------------------------------------
+
+    def _on_event(self, message: sdk.StreamEvent) -> list[ModelResponseStream]:
+        if message.parent_tool_use_id is not None:
+            return []  # a sub-agent's stream, not the answer
+        event = message.event
+        kind = event.get("type")
+        if kind == "message_start":
+            self._start_message(event.get("message") or {})
+        elif kind == "message_delta":
+            self._stop_reason = (event.get("delta") or {}).get("stop_reason") or self._stop_reason
+        parsed = self._parser.chunk_parser(event)
+        return self._content_of(parsed)
+
+    def _start_message(self, message: dict[str, Any]) -> None:
+        self._message_id = message.get("id")
+        if message.get("model"):
+            self.model = message["model"]
+
+    def _content_of(self, parsed: ModelResponseStream) -> list[ModelResponseStream]:
+        delta = parsed.choices[0].delta if parsed.choices else None
+        if delta is None or not _has_content(delta):
+            return []
+        if self._message_id:
+            self._streamed.add(self._message_id)
+        return [self._chunk(_clean_delta(delta))]
+
+    def _on_assistant(self, message: sdk.AssistantMessage) -> list[ModelResponseStream]:
+        if message.parent_tool_use_id is not None:
+            return []
+        if message.error is not None:
+            self._error_kind = message.error  # its text is the CLI's, reported with the result
+            return []
+        if message.model and message.model != SYNTHETIC_MODEL:
+            self.model = message.model
+        self._stop_reason = message.stop_reason or self._stop_reason
+        if message.message_id in self._streamed:
+            return []
+        return self._blocks_as_chunks(message.content)
+
+    def _blocks_as_chunks(self, blocks: list[Any]) -> list[ModelResponseStream]:
+        # The CLI may answer without stream events (a non-streaming retry): the
+        # whole message then arrives at once and is sent as one chunk per block.
+        chunks = []
+        for block in blocks:
+            if isinstance(block, sdk.TextBlock) and block.text:
+                chunks.append(self._chunk(Delta(content=block.text)))
+            elif isinstance(block, sdk.ThinkingBlock) and block.thinking:
+                chunks.append(self._chunk(Delta(reasoning_content=block.thinking)))
+        return chunks
+
+    def _on_rate_limit(self, message: sdk.RateLimitEvent) -> list[ModelResponseStream]:
+        info = message.rate_limit_info
+        if info.status == "rejected" and info.resets_at:
+            self._retry_at = float(info.resets_at)
+        return []
+
+    def _on_result(self, message: sdk.ResultMessage) -> list[ModelResponseStream]:
+        if message.is_error:
+            raise to_exception(self.failure_of(message), self.model)
+        self.result = message
+        return []
+
+    # -- building blocks ----------------------------------------------------
+
+    def failure_of(self, result: sdk.ResultMessage) -> Failure:
+        """Structured facts of a failed result."""
+        text = result.result or "; ".join(result.errors or []) or f"Claude Code failed ({result.subtype})"
+        retry_after = None if self._retry_at is None else max(0.0, self._retry_at - self._clock())
+        return Failure(
+            status=result.api_error_status,
+            kind=self._error_kind,
+            message=text,
+            retry_after=retry_after,
+        )
+
+    def usage(self) -> Usage:
+        """Token counts the SDK reported for the whole query."""
+        raw = (self.result.usage if self.result else None) or {}
+        return AnthropicConfig().calculate_usage(usage_object=raw, reasoning_content=None)
+
+    def _usage_chunk(self) -> ModelResponseStream:
+        chunk = ModelResponseStream(id=self.id, created=self.created, model=self.model, choices=[])
+        chunk.usage = self.usage()  # type: ignore[attr-defined]
+        return chunk
+
+    def _chunk(self, delta: Delta, finish_reason: str | None = None) -> ModelResponseStream:
+        if finish_reason is None:
+            self.started = True
+        choice = StreamingChoices(index=0, delta=delta, finish_reason=finish_reason)
+        return ModelResponseStream(id=self.id, created=self.created, model=self.model, choices=[choice])
+
+
+def _has_content(delta: Delta) -> bool:
+    return bool(delta.content or getattr(delta, "reasoning_content", None) or delta.tool_calls)
+
+
+def _clean_delta(delta: Delta) -> Delta:
+    fields: dict[str, Any] = {"content": delta.content or None, "role": "assistant"}
+    if getattr(delta, "reasoning_content", None):
+        fields["reasoning_content"] = delta.reasoning_content
+        fields["thinking_blocks"] = getattr(delta, "thinking_blocks", None)
+    if delta.tool_calls:
+        fields["tool_calls"] = delta.tool_calls
+    return Delta(**fields)

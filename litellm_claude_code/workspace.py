@@ -1,0 +1,30 @@
+"""A request's own empty working directory, and everything removed afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from . import sessions
+
+WORKDIR_PREFIX = "claude-code-req-"
+
+
+@contextlib.contextmanager
+def request_workspace(config_dir: str, root: str | None = None) -> Iterator[str]:
+    """An empty directory for one query; it and its session files go at exit.
+
+    Nothing of the proxy's own directory (a CLAUDE.md, a .claude folder, the
+    repository) is visible to Claude Code from here.
+    """
+    if root:
+        Path(root).mkdir(parents=True, exist_ok=True)
+    cwd = tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=root)
+    try:
+        yield cwd
+    finally:
+        sessions.remove_project(config_dir, cwd)
+        shutil.rmtree(cwd, ignore_errors=True)
