@@ -61,7 +61,9 @@ class ClaudeCodeProvider(CustomLLM):
             raise errors.to_exception(errors.Failure(status=502, message="Claude Code gave no answer"), model)
         return response
 
-    async def astreaming(self, model: str, messages: list, *args: Any, **kwargs: Any) -> AsyncIterator[ModelResponseStream]:  # type: ignore[override]
+    async def astreaming(  # type: ignore[override]
+        self, model: str, messages: list, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[ModelResponseStream]:
         async for chunk in self._chunks(model, messages, kwargs):
             yield chunk
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import claude_agent_sdk as sdk
 import httpx
 import litellm
+from claude_agent_sdk._errors import MessageParseError  # raised by the SDK, not re-exported
 
 PROVIDER = "claude-code"
 
@@ -51,9 +52,7 @@ def _unauthorized(message: str, model: str, headers: dict[str, str]) -> Exceptio
 
 
 def _forbidden(message: str, model: str, headers: dict[str, str]) -> Exception:
-    return litellm.PermissionDeniedError(
-        message=message, model=model, llm_provider=PROVIDER, response=_response(403)
-    )
+    return litellm.PermissionDeniedError(message=message, model=model, llm_provider=PROVIDER, response=_response(403))
 
 
 def _not_found(message: str, model: str, headers: dict[str, str]) -> Exception:
@@ -65,9 +64,7 @@ def _timeout(message: str, model: str, headers: dict[str, str]) -> Exception:
 
 
 def _rate_limited(message: str, model: str, headers: dict[str, str]) -> Exception:
-    return litellm.RateLimitError(
-        message=message, model=model, llm_provider=PROVIDER, headers=headers or None
-    )
+    return litellm.RateLimitError(message=message, model=model, llm_provider=PROVIDER, headers=headers or None)
 
 
 def _context_exceeded(message: str, model: str, headers: dict[str, str]) -> Exception:
@@ -121,6 +118,7 @@ SDK_EXCEPTION_STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (sdk.CLINotFoundError, 503),
     (sdk.CLIConnectionError, 503),
     (sdk.CLIJSONDecodeError, 502),
+    (MessageParseError, 502),
     (sdk.ResultError, 500),
     (sdk.ProcessError, 502),
     (sdk.ClaudeSDKError, 500),

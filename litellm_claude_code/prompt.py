@@ -59,6 +59,8 @@ def _system_text(blocks: object) -> str | None:
         return None
     if isinstance(blocks, str):
         return blocks
+    if not isinstance(blocks, list):
+        return None
     texts = [b.get("text", "") for b in blocks if isinstance(b, Mapping)]
     joined = "\n\n".join(t for t in texts if t)
     return joined or None
@@ -67,7 +69,11 @@ def _system_text(blocks: object) -> str | None:
 def _transform(messages: list[dict[str, Any]]) -> dict[str, Any]:
     try:
         return AnthropicConfig().transform_request(
-            model="claude", messages=messages, optional_params={}, litellm_params={}, headers={}
+            model="claude",
+            messages=messages,  # type: ignore[arg-type]  # validated by _check_message
+            optional_params={},
+            litellm_params={},
+            headers={},
         )
     except Exception as error:  # LiteLLM raises its own BadRequest/AnthropicError types
         message = getattr(error, "message", None) or str(error)
@@ -86,17 +92,26 @@ def convert(messages: Sequence[object]) -> Conversation:
     normalised = _normalise(messages)
     if all(m["role"] == "system" for m in normalised):
         raise PromptError("messages must contain a user message, not only system messages")
+    if normalised[-1]["role"] == "user" and _is_empty(normalised[-1].get("content")):
+        # Checked before LiteLLM's transformation, which replaces empty text with a placeholder.
+        raise PromptError("the last user message is empty")
     request = _transform(normalised)
     turns = list(request.get("messages") or [])
     if not turns or turns[-1].get("role") != "user":
         raise PromptError("the last message must be from the user (or a tool result)")
     prompt = _content_blocks(turns[-1])
-    if not any(_block_has_content(b) for b in prompt):
-        raise PromptError("the last user message is empty")
     return Conversation(system=_system_text(request.get("system")), history=turns[:-1], prompt=prompt)
 
 
-def _block_has_content(block: Mapping[str, Any]) -> bool:
-    if block.get("type") == "text":
-        return bool(str(block.get("text", "")).strip())
+def _is_empty(content: object) -> bool:
+    if isinstance(content, str) or content is None:
+        return not (content or "").strip()
+    return not any(_part_has_content(part) for part in content)  # type: ignore[attr-defined]
+
+
+def _part_has_content(part: object) -> bool:
+    if not isinstance(part, Mapping):
+        return True  # left for LiteLLM's transformation to refuse
+    if part.get("type") == "text":
+        return bool(str(part.get("text") or "").strip())
     return True

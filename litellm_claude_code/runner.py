@@ -91,5 +91,5 @@ async def _next(queue: asyncio.Queue[Any], remaining: float) -> Any:
         raise QueryTimeout
     try:
         return await asyncio.wait_for(queue.get(), remaining)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise QueryTimeout from None

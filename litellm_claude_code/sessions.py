@@ -17,7 +17,7 @@ import json
 import shutil
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ def project_dir(config_dir: str | Path, cwd: str | Path) -> Path:
 
 
 def _timestamp() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _entry(turn: dict[str, Any], session_id: str, cwd: str, parent: str | None) -> dict[str, Any]:

@@ -57,9 +57,7 @@ def _check_types(raw: Mapping[str, Any]) -> None:
     known = {f.name for f in fields(DeploymentSettings)}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise SettingsError(
-            f"unknown key(s) {unknown} in model_info.{SETTINGS_KEY}; allowed: {sorted(known)}"
-        )
+        raise SettingsError(f"unknown key(s) {unknown} in model_info.{SETTINGS_KEY}; allowed: {sorted(known)}")
     for key, value in raw.items():
         if value is None or isinstance(value, bool):
             if value is None:

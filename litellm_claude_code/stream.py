@@ -159,6 +159,8 @@ class StreamTranslator:
 
     def _chunk(self, delta: Delta, finish_reason: str | None = None) -> ModelResponseStream:
         if finish_reason is None:
+            if not self.started:
+                delta.role = "assistant"  # OpenAI names the role on the first delta only
             self.started = True
         choice = StreamingChoices(index=0, delta=delta, finish_reason=finish_reason)
         return ModelResponseStream(id=self.id, created=self.created, model=self.model, choices=[choice])
@@ -169,7 +171,7 @@ def _has_content(delta: Delta) -> bool:
 
 
 def _clean_delta(delta: Delta) -> Delta:
-    fields: dict[str, Any] = {"content": delta.content or None, "role": "assistant"}
+    fields: dict[str, Any] = {"content": delta.content or None}
     if getattr(delta, "reasoning_content", None):
         fields["reasoning_content"] = delta.reasoning_content
         fields["thinking_blocks"] = getattr(delta, "thinking_blocks", None)

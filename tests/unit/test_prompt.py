@@ -1,0 +1,96 @@
+"""OpenAI messages -> system prompt, earlier turns and the new user turn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from litellm_claude_code.prompt import Conversation, PromptError, convert
+
+PNG = "iVBORw0KGgo="
+
+
+def text(value: str) -> dict[str, Any]:
+    return {"type": "text", "text": value}
+
+
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        (
+            [{"role": "user", "content": "hi"}],
+            Conversation(system=None, history=[], prompt=[text("hi")]),
+        ),
+        (
+            [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "hi"}],
+            Conversation(system="Be terse.", history=[], prompt=[text("hi")]),
+        ),
+        (
+            [
+                {"role": "system", "content": "A"},
+                {"role": "developer", "content": [text("B")]},
+                {"role": "user", "content": [text("hi")]},
+            ],
+            Conversation(system="A\n\nB", history=[], prompt=[text("hi")]),
+        ),
+        (
+            [
+                {"role": "system", "content": "S"},
+                {"role": "user", "content": "one"},
+                {"role": "assistant", "content": "two"},
+                {"role": "user", "content": "three"},
+            ],
+            Conversation(
+                system="S",
+                history=[
+                    {"role": "user", "content": [text("one")]},
+                    {"role": "assistant", "content": [text("two")]},
+                ],
+                prompt=[text("three")],
+            ),
+        ),
+        (
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        text("what"),
+                        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+                    ],
+                }
+            ],
+            Conversation(
+                system=None,
+                history=[],
+                prompt=[
+                    text("what"),
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+                ],
+            ),
+        ),
+    ],
+)
+def test_conversion(messages: list[dict[str, Any]], expected: Conversation) -> None:
+    assert convert(messages) == expected
+
+
+@pytest.mark.parametrize(
+    ("messages", "complaint"),
+    [
+        ([], "at least one message"),
+        ([{"role": "system", "content": "only"}], "user message"),
+        ([{"role": "wizard", "content": "hi"}], "role 'wizard'"),
+        (["hi"], r"messages\[0\] must be an object"),
+        ([{"role": "user", "content": 42}], "content must be a string or a list"),
+        (
+            [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+            "last message must be from the user",
+        ),
+        ([{"role": "user", "content": "   "}], "empty"),
+        ([{"role": "user", "content": [{"type": "text", "text": ""}]}], "empty"),
+    ],
+)
+def test_refusals_name_the_problem(messages: list[Any], complaint: str) -> None:
+    with pytest.raises(PromptError, match=complaint):
+        convert(messages)

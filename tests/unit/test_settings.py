@@ -1,0 +1,82 @@
+"""Deployment settings: only from model_info, validated with clear errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from litellm_claude_code.config_check import config_path_from_argv, validate_config
+from litellm_claude_code.settings import DeploymentSettings, SettingsError, parse_settings, settings_from_litellm_params
+
+
+def test_defaults_when_absent() -> None:
+    assert parse_settings(None) == DeploymentSettings()
+
+
+def test_values_are_read() -> None:
+    settings = parse_settings({"max_retries": 3, "timeout": 30, "config_dir": "/srv/a", "auth": "api_key"})
+    assert (settings.max_retries, settings.timeout, settings.config_dir, settings.auth) == (3, 30, "/srv/a", "api_key")
+
+
+@pytest.mark.parametrize(
+    ("raw", "complaint"),
+    [
+        ("nope", "must be a mapping"),
+        ({"cwd": "/"}, r"unknown key\(s\) \['cwd'\]"),
+        ({"max_retries": "2"}, "max_retries must be int"),
+        ({"max_retries": True}, "must not be a boolean"),
+        ({"max_retries": 99}, "between 0 and 10"),
+        ({"timeout": 0}, "timeout must be positive"),
+        ({"auth": "password"}, "auth must be 'oauth' or 'api_key'"),
+        ({"default_system_prompt": "  "}, "must not be empty"),
+    ],
+)
+def test_invalid_settings_are_refused(raw: Any, complaint: str) -> None:
+    with pytest.raises(SettingsError, match=complaint):
+        parse_settings(raw)
+
+
+def test_request_keys_do_not_count() -> None:
+    # Only litellm_params["model_info"] (set by the router from the deployment) is read.
+    params = {"cwd": "/etc", "permission_mode": "bypassPermissions", "model_info": {"claude_code": {"max_retries": 2}}}
+    assert settings_from_litellm_params(params) == DeploymentSettings(max_retries=2)
+
+
+def test_config_validation_names_the_deployment() -> None:
+    config = {
+        "model_list": [
+            {
+                "model_name": "bad",
+                "litellm_params": {"model": "claude-code/sonnet"},
+                "model_info": {"claude_code": {"tools": ["Bash"]}},
+            }
+        ]
+    }
+    with pytest.raises(SettingsError, match="deployment 'bad'"):
+        validate_config(config)
+
+
+def test_config_validation_skips_other_providers() -> None:
+    config = {
+        "model_list": [
+            {"model_name": "gpt", "litellm_params": {"model": "openai/gpt-4o"}, "model_info": {"claude_code": 1}}
+        ]
+    }
+    assert validate_config(config) == 0
+
+
+def test_shipped_config_is_valid() -> None:
+    import yaml
+
+    with open("config/litellm_config.yaml", encoding="utf-8") as handle:
+        assert validate_config(yaml.safe_load(handle)) == 5
+
+
+@pytest.mark.parametrize(
+    ("argv", "path"),
+    [(["litellm", "--config", "c.yaml"], "c.yaml"), (["litellm", "--config=d.yaml"], "d.yaml"), (["litellm"], None)],
+)
+def test_config_path_from_argv(argv: list[str], path: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CONFIG_FILE_PATH", raising=False)
+    assert config_path_from_argv(argv) == path

@@ -1,0 +1,142 @@
+"""The stream translator as a pure state machine: SDK messages in, chunks out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import claude_agent_sdk as sdk
+import litellm
+import pytest
+
+from litellm_claude_code.stream import StreamTranslator
+
+from .sdk_messages import (
+    MODEL,
+    assistant,
+    block_stop,
+    message_delta,
+    message_start,
+    rate_limited,
+    result,
+    text_delta,
+    text_start,
+    thinking_delta,
+    thinking_start,
+)
+
+
+def _feed_all(messages: list[Any], clock: Any = lambda: 1000.0) -> list[dict[str, Any]]:
+    translator = StreamTranslator("sonnet", clock=clock)
+    chunks = [chunk for message in messages for chunk in translator.feed(message)]
+    chunks += translator.finish()
+    return [chunk.model_dump(exclude_none=True, exclude={"id", "created"}) for chunk in chunks]
+
+
+def _deltas(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+
+
+TEXT_STREAM = [
+    sdk.SystemMessage(subtype="init", data={}),
+    message_start(),
+    text_start(),
+    text_delta("Hel"),
+    text_delta("lo"),
+    block_stop(),
+    message_delta("end_turn"),
+    assistant("Hello"),
+    result({"input_tokens": 11, "output_tokens": 7, "cache_read_input_tokens": 3, "cache_creation_input_tokens": 2}),
+]
+
+
+def test_each_text_delta_becomes_one_chunk_then_usage_then_finish() -> None:
+    chunks = _feed_all(TEXT_STREAM)
+    assert [c["choices"][0]["delta"].get("content") for c in chunks[:2]] == ["Hel", "lo"]
+    assert len(chunks) == 4
+    usage_chunk, finish_chunk = chunks[2], chunks[3]
+    assert usage_chunk["choices"] == []
+    assert usage_chunk["usage"]["prompt_tokens"] == 16  # input + cache read + cache creation
+    assert usage_chunk["usage"]["completion_tokens"] == 7
+    assert usage_chunk["usage"]["prompt_tokens_details"]["cached_tokens"] == 3
+    assert usage_chunk["usage"]["cache_creation_input_tokens"] == 2
+    assert finish_chunk["choices"][0]["finish_reason"] == "stop"
+    assert finish_chunk["model"] == MODEL
+
+
+def test_model_is_the_one_upstream_named() -> None:
+    assert {c["model"] for c in _feed_all(TEXT_STREAM)} == {MODEL}
+
+
+@pytest.mark.parametrize(
+    ("stop_reason", "finish_reason"),
+    [("end_turn", "stop"), ("max_tokens", "length"), ("stop_sequence", "stop"), ("tool_use", "tool_calls")],
+)
+def test_finish_reason_follows_upstream_stop_reason(stop_reason: str, finish_reason: str) -> None:
+    messages = [message_start(), text_start(), text_delta("x"), message_delta(stop_reason), result()]
+    assert _feed_all(messages)[-1]["choices"][0]["finish_reason"] == finish_reason
+
+
+def test_message_without_stream_events_is_sent_whole() -> None:
+    # A non-streaming retry by the CLI yields only the AssistantMessage.
+    chunks = _feed_all([assistant("whole answer", message_id="msg_9"), result()])
+    assert _deltas(chunks)[0] == {"content": "whole answer", "role": "assistant"}
+
+
+def test_streamed_message_is_not_repeated_by_its_assistant_message() -> None:
+    contents = [d.get("content") for d in _deltas(_feed_all(TEXT_STREAM))]
+    assert contents == ["Hel", "lo", None]
+    assert [d.get("role") for d in _deltas(_feed_all(TEXT_STREAM))] == ["assistant", None, None]
+
+
+def test_thinking_comes_back_as_reasoning_content() -> None:
+    messages = [message_start(), thinking_start(), thinking_delta("hmm"), block_stop(), result()]
+    assert _deltas(_feed_all(messages))[0]["reasoning_content"] == "hmm"
+
+
+def test_sub_agent_stream_is_ignored() -> None:
+    from .sdk_messages import event
+
+    stray = event({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "x"}}, "tool_1")
+    assert _deltas(_feed_all([stray, result()])) == [{}]
+
+
+def test_unknown_messages_are_skipped() -> None:
+    assert _feed_all([object(), result()])[0]["choices"] == []
+
+
+def test_error_result_raises_the_mapped_exception() -> None:
+    translator = StreamTranslator("sonnet")
+    translator.feed(assistant("API Error: 529 overloaded", error="server_error"))
+    with pytest.raises(litellm.ServiceUnavailableError):
+        translator.feed(result(is_error=True, api_error_status=529, text="API Error: 529 overloaded"))
+
+
+def test_not_logged_in_is_401() -> None:
+    translator = StreamTranslator("sonnet")
+    translator.feed(assistant("Not logged in · Please run /login", error="authentication_failed", model="<synthetic>"))
+    with pytest.raises(litellm.AuthenticationError, match="setup-token"):
+        translator.feed(result(is_error=True, text="Not logged in · Please run /login"))
+
+
+def test_rate_limit_reset_becomes_retry_after() -> None:
+    translator = StreamTranslator("sonnet", clock=lambda: 1000.0)
+    translator.feed(rate_limited(resets_at=1042))
+    with pytest.raises(litellm.RateLimitError) as caught:
+        translator.feed(result(is_error=True, api_error_status=429, text="rate limited"))
+    assert caught.value.headers == {"retry-after": "42"}
+
+
+def test_finish_without_result_is_an_error() -> None:
+    translator = StreamTranslator("sonnet")
+    translator.feed(message_start())
+    with pytest.raises(litellm.BadGatewayError):
+        translator.finish()
+
+
+def test_started_flag_tracks_content() -> None:
+    translator = StreamTranslator("sonnet")
+    translator.feed(message_start())
+    assert not translator.started
+    translator.feed(text_start())
+    translator.feed(text_delta("a"))
+    assert translator.started
