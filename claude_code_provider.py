@@ -122,6 +122,8 @@ class ClaudeCodeProvider(CustomLLM):
             async for message in run_query(self._query, conversation.prompt, options, timeout):
                 for chunk in translator.feed(message):
                     yield chunk
+                if translator.complete:
+                    break  # leaving run_query stops the CLI
             for chunk in translator.finish():
                 yield chunk
 

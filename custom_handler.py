@@ -11,7 +11,11 @@ import sys
 
 from claude_code_provider import ClaudeCodeProvider
 from litellm_claude_code.config_check import validate_startup_config
+from litellm_claude_code.proxy_hooks import ServedModelName
 
 validate_startup_config(sys.argv)
 
 claude_code_provider = ClaudeCodeProvider()
+
+# Registered under litellm_settings.callbacks in config/litellm_config.yaml.
+served_model_name = ServedModelName()

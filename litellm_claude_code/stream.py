@@ -29,6 +29,12 @@ from .errors import Failure, to_exception
 logger = logging.getLogger(__name__)
 
 SYNTHETIC_MODEL = "<synthetic>"  # the CLI's model name on messages it made itself
+# ResultMessage.terminal_reason values meaning the conversation does not fit the
+# model's context: reported as ContextWindowExceededError so LiteLLM's
+# context_window_fallbacks apply.
+CONTEXT_EXCEEDED_REASONS = frozenset({"prompt_too_long"})
+# Upstream stop reasons after which nothing Claude Code does belongs to the answer.
+FINAL_STOP_REASONS = frozenset({"max_tokens"})
 
 
 class StreamTranslator:
@@ -45,8 +51,10 @@ class StreamTranslator:
         self._error_kind: str | None = None
         self._retry_at: float | None = None
         self._clock = clock
+        self._stream_usage: Usage | None = None  # the current API message's usage, from its events
         self.result: sdk.ResultMessage | None = None
         self.started = False  # a content chunk has been produced
+        self.complete = False  # the answer is over: stop reading the query
 
     # -- dispatch -----------------------------------------------------------
 
@@ -65,10 +73,11 @@ class StreamTranslator:
         return []
 
     def finish(self) -> list[ModelResponseStream]:
-        """The usage chunk and the finish chunk, once the result has arrived."""
-        if self.result is None:
+        """The usage chunk and the finish chunk, once the answer is complete."""
+        if not self.complete:
             raise to_exception(Failure(status=502, message="Claude Code ended without a result"), self.model)
-        reason = map_finish_reason(self._stop_reason or self.result.stop_reason or "end_turn")
+        final = self.result.stop_reason if self.result else None
+        reason = map_finish_reason(self._stop_reason or final or "end_turn")
         return [self._usage_chunk(), self._chunk(Delta(content=None), finish_reason=reason)]
 
     # -- message kinds ------------------------------------------------------
@@ -81,9 +90,19 @@ class StreamTranslator:
         if kind == "message_start":
             self._start_message(event.get("message") or {})
         elif kind == "message_delta":
-            self._stop_reason = (event.get("delta") or {}).get("stop_reason") or self._stop_reason
+            self._on_stop(event.get("delta") or {})
         parsed = self._parser.chunk_parser(event)
+        if getattr(parsed, "usage", None) is not None:
+            self._stream_usage = parsed.usage  # type: ignore[attr-defined]
         return self._content_of(parsed)
+
+    def _on_stop(self, delta: dict[str, Any]) -> None:
+        self._stop_reason = delta.get("stop_reason") or self._stop_reason
+        # Claude Code answers a max_tokens stop by asking the model to go on
+        # (a second API call, even with max_turns=1). The client asked for a
+        # capped reply: the answer ends here, with finish_reason "length".
+        if self._stop_reason in FINAL_STOP_REASONS:
+            self.complete = True
 
     def _start_message(self, message: dict[str, Any]) -> None:
         self._message_id = message.get("id")
@@ -132,6 +151,7 @@ class StreamTranslator:
         if message.is_error:
             raise to_exception(self.failure_of(message), self.model)
         self.result = message
+        self.complete = True
         return []
 
     # -- building blocks ----------------------------------------------------
@@ -145,10 +165,13 @@ class StreamTranslator:
             kind=self._error_kind,
             message=text,
             retry_after=retry_after,
+            context_exceeded=result.terminal_reason in CONTEXT_EXCEEDED_REASONS,
         )
 
     def usage(self) -> Usage:
-        """Token counts the SDK reported for the whole query."""
+        """Token counts the SDK reported for the query (or the streamed message, when cut short)."""
+        if self.result is None and self._stream_usage is not None:
+            return self._stream_usage
         raw = (self.result.usage if self.result else None) or {}
         return AnthropicConfig().calculate_usage(usage_object=raw, reasoning_content=None)
 

@@ -62,6 +62,7 @@ def result(
     is_error: bool = False,
     api_error_status: int | None = None,
     text: str | None = None,
+    terminal_reason: str | None = None,
 ) -> sdk.ResultMessage:
     return sdk.ResultMessage(
         subtype="success",
@@ -74,6 +75,7 @@ def result(
         usage=usage if usage is not None else {"input_tokens": 11, "output_tokens": 7},
         result=text,
         api_error_status=api_error_status,
+        terminal_reason=terminal_reason,
     )
 
 

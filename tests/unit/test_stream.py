@@ -140,3 +140,31 @@ def test_started_flag_tracks_content() -> None:
     translator.feed(text_start())
     translator.feed(text_delta("a"))
     assert translator.started
+
+
+def test_prompt_too_long_is_context_window_exceeded() -> None:
+    translator = StreamTranslator("sonnet")
+    translator.feed(assistant("Prompt is too long", error="invalid_request", model="<synthetic>"))
+    with pytest.raises(litellm.ContextWindowExceededError):
+        translator.feed(
+            result(is_error=True, api_error_status=400, text="Prompt is too long", terminal_reason="prompt_too_long")
+        )
+
+
+def test_max_tokens_ends_the_answer_with_the_streamed_usage() -> None:
+    translator = StreamTranslator("sonnet")
+    for message in [message_start(), text_start(), text_delta("cut"), block_stop(), message_delta("max_tokens", 9)]:
+        translator.feed(message)
+    assert translator.complete
+    usage_chunk, finish_chunk = translator.finish()
+    assert finish_chunk.choices[0].finish_reason == "length"
+    assert (usage_chunk.usage.prompt_tokens, usage_chunk.usage.completion_tokens) == (5, 9)  # type: ignore[attr-defined]
+
+
+def test_end_turn_waits_for_the_result() -> None:
+    translator = StreamTranslator("sonnet")
+    for message in [message_start(), text_start(), text_delta("x"), message_delta("end_turn")]:
+        translator.feed(message)
+    assert not translator.complete
+    translator.feed(result())
+    assert translator.complete

@@ -1,0 +1,307 @@
+"""A mock Anthropic Messages API for the tests and the benchmark.
+
+The real Claude Code CLI talks to it through ``ANTHROPIC_BASE_URL``. Replies are
+scripted (FIFO, then a default), every request that reached "the model" is
+recorded, so tests assert on exactly what Claude would have received.
+
+In-process: ``with MockAnthropic() as mock: ...`` (a server thread).
+Out of process: ``python tests/anthropic_mock.py --port 0`` prints ``PORT n``;
+``POST /_mock/script``, ``GET /_mock/requests``, ``POST /_mock/reset`` drive it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import threading
+import uuid
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Reply:
+    """One scripted answer."""
+
+    chunks: list[str] = field(default_factory=lambda: ["Hello", " from", " the mock."])
+    delay: float = 0.0  # seconds between stream events of content
+    first_byte_delay: float = 0.0
+    input_tokens: int = 12
+    output_tokens: int = 5
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    stop_reason: str = "end_turn"
+    stop_sequence: str | None = None
+    model: str | None = None  # default: the requested model
+    thinking: str | None = None
+    tool_uses: list[dict[str, Any]] = field(default_factory=list)  # {"id","name","input"}
+    status: int = 200  # an error status makes this an error reply
+    error_type: str = "api_error"
+    error_message: str = "mock error"
+    headers: dict[str, str] = field(default_factory=dict)
+    hang: bool = False  # never answer
+    stall_after: int | None = None  # stop sending after this many content chunks
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reply:
+        return cls(**data)
+
+
+@dataclass
+class Recorded:
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+def _sse(event: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+def _usage(reply: Reply, output_tokens: int) -> dict[str, Any]:
+    return {
+        "input_tokens": reply.input_tokens,
+        "output_tokens": output_tokens,
+        "cache_read_input_tokens": reply.cache_read_input_tokens,
+        "cache_creation_input_tokens": reply.cache_creation_input_tokens,
+    }
+
+
+def _content(reply: Reply) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if reply.thinking is not None:
+        blocks.append({"type": "thinking", "thinking": reply.thinking, "signature": "sig"})
+    if reply.chunks:
+        blocks.append({"type": "text", "text": "".join(reply.chunks)})
+    blocks += [{"type": "tool_use", **tool} for tool in reply.tool_uses]
+    return blocks
+
+
+def _message(reply: Reply, model: str) -> dict[str, Any]:
+    return {
+        "id": f"msg_{uuid.uuid4().hex[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": reply.model or model,
+        "content": _content(reply),
+        "stop_reason": reply.stop_reason,
+        "stop_sequence": reply.stop_sequence,
+        "usage": _usage(reply, reply.output_tokens),
+    }
+
+
+def _block_events(reply: Reply) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """(content_block_start payload, its deltas) for each block, in order."""
+    events: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+    if reply.thinking is not None:
+        deltas = [
+            {"type": "thinking_delta", "thinking": reply.thinking},
+            {"type": "signature_delta", "signature": "sig"},
+        ]
+        events.append(({"type": "thinking", "thinking": "", "signature": ""}, deltas))
+    if reply.chunks:
+        events.append(({"type": "text", "text": ""}, [{"type": "text_delta", "text": c} for c in reply.chunks]))
+    for tool in reply.tool_uses:
+        start = {"type": "tool_use", "id": tool["id"], "name": tool["name"], "input": {}}
+        events.append((start, [{"type": "input_json_delta", "partial_json": json.dumps(tool["input"])}]))
+    return events
+
+
+class MockAnthropic:
+    """The mock server; thread-backed when used in-process."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host, self.port = host, port
+        self.requests: list[Recorded] = []
+        self.other_requests: list[Recorded] = []
+        self.default = Reply()
+        self._queue: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping: asyncio.Event | None = None
+
+    # -- scripting ----------------------------------------------------------
+
+    def script(self, *replies: Reply) -> None:
+        with self._lock:
+            self._queue.extend(replies)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+            self.other_requests.clear()
+            self.default = Reply()
+
+    def _next_reply(self) -> Reply:
+        with self._lock:
+            return self._queue.popleft() if self._queue else self.default
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -- app ----------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/messages", self._messages)
+        app.router.add_post("/v1/messages/count_tokens", self._count_tokens)
+        app.router.add_post("/_mock/script", self._control_script)
+        app.router.add_get("/_mock/requests", self._control_requests)
+        app.router.add_post("/_mock/reset", self._control_reset)
+        app.router.add_route("*", "/{tail:.*}", self._other)
+        return app
+
+    async def _record(self, request: web.Request, into: list[Recorded]) -> Recorded:
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw else {}
+        except json.JSONDecodeError:
+            body = {"_raw": raw.decode(errors="replace")}
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        recorded = Recorded(request.path, request.query_string, headers, body)
+        with self._lock:
+            into.append(recorded)
+        return recorded
+
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        recorded = await self._record(request, self.requests)
+        reply = self._next_reply()
+        if reply.first_byte_delay:
+            await asyncio.sleep(reply.first_byte_delay)
+        if reply.hang:
+            await self._wait_forever()
+        if reply.status != 200:
+            return self._error(reply)
+        model = str(recorded.body.get("model", "claude-mock"))
+        if recorded.body.get("stream"):
+            return await self._stream(request, reply, model)
+        return web.json_response(_message(reply, model), headers=reply.headers)
+
+    async def _wait_forever(self) -> None:
+        assert self._stopping is not None
+        await self._stopping.wait()
+        raise web.HTTPServiceUnavailable()
+
+    def _error(self, reply: Reply) -> web.Response:
+        body = {"type": "error", "error": {"type": reply.error_type, "message": reply.error_message}}
+        return web.json_response(body, status=reply.status, headers=reply.headers)
+
+    async def _stream(self, request: web.Request, reply: Reply, model: str) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream", **reply.headers})
+        await response.prepare(request)
+        message = {**_message(reply, model), "content": [], "stop_reason": None, "usage": _usage(reply, 1)}
+        await response.write(_sse("message_start", {"type": "message_start", "message": message}))
+        sent = 0
+        for index, (start, deltas) in enumerate(_block_events(reply)):
+            await response.write(
+                _sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": start})
+            )
+            for delta in deltas:
+                if reply.stall_after is not None and sent >= reply.stall_after:
+                    await self._wait_forever()
+                if reply.delay and sent:
+                    await asyncio.sleep(reply.delay)
+                await response.write(
+                    _sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+                )
+                sent += 1
+            await response.write(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
+        delta = {"stop_reason": reply.stop_reason, "stop_sequence": reply.stop_sequence}
+        usage = {"output_tokens": reply.output_tokens}
+        await response.write(_sse("message_delta", {"type": "message_delta", "delta": delta, "usage": usage}))
+        await response.write(_sse("message_stop", {"type": "message_stop"}))
+        await response.write_eof()
+        return response
+
+    async def _count_tokens(self, request: web.Request) -> web.Response:
+        await self._record(request, self.other_requests)
+        return web.json_response({"input_tokens": 10})
+
+    async def _other(self, request: web.Request) -> web.Response:
+        await self._record(request, self.other_requests)
+        body = {"type": "error", "error": {"type": "not_found_error", "message": "not mocked"}}
+        return web.json_response(body, status=404)
+
+    async def _control_script(self, request: web.Request) -> web.Response:
+        payload = await request.json()
+        items = payload if isinstance(payload, list) else [payload]
+        self.script(*(Reply.from_dict(item) for item in items))
+        return web.json_response({"queued": len(items)})
+
+    async def _control_requests(self, request: web.Request) -> web.Response:
+        with self._lock:
+            data = {"requests": [asdict(r) for r in self.requests], "other": [asdict(r) for r in self.other_requests]}
+        return web.json_response(data)
+
+    async def _control_reset(self, request: web.Request) -> web.Response:
+        self.reset()
+        return web.json_response({"reset": True})
+
+    # -- lifecycle ----------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Run until ``stop()`` (used by the thread and by the command line)."""
+        self._stopping = asyncio.Event()
+        self._runner = web.AppRunner(self.app(), handle_signals=False, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        self.port = sockets[0].getsockname()[1]
+
+    def start(self) -> MockAnthropic:
+        ready = threading.Event()
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(self.serve())
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="mock-anthropic", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread:
+            self._thread.join(10)
+        self._loop = None
+
+    async def _shutdown(self) -> None:
+        if self._stopping:
+            self._stopping.set()
+        if self._runner:
+            await self._runner.cleanup()
+
+    def __enter__(self) -> MockAnthropic:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+async def _main(port: int) -> None:
+    mock = MockAnthropic(port=port)
+    await mock.serve()
+    print(f"PORT {mock.port}", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    asyncio.run(_main(parser.parse_args().port))

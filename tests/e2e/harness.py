@@ -1,0 +1,92 @@
+"""Processes for end-to-end tests: the stock LiteLLM proxy on the repo's config."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "config" / "litellm_config.yaml"
+FAKE_OAUTH_TOKEN = "sk-ant-oat01-e2e-fake-oauth-token"
+DECOY_API_KEY = "sk-ant-api03-must-not-be-used"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def claude_env(home: Path, base_url: str) -> dict[str, str]:
+    """What the CLI needs to talk to the mock with a fake subscription login."""
+    return {
+        "HOME": str(home),
+        "CLAUDE_CONFIG_DIR": str(home / ".claude"),
+        "ANTHROPIC_BASE_URL": base_url,
+        "CLAUDE_CODE_OAUTH_TOKEN": FAKE_OAUTH_TOKEN,
+        "ANTHROPIC_API_KEY": DECOY_API_KEY,  # must be ignored by oauth deployments
+        "DISABLE_TELEMETRY": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+    }
+
+
+@dataclass
+class Proxy:
+    url: str
+    master_key: str
+    log: Path
+    process: subprocess.Popen[bytes]
+    home: Path
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _wait_ready(proxy: Proxy, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if proxy.process.poll() is not None:
+            raise RuntimeError(f"proxy exited with {proxy.process.returncode}:\n{proxy.log_tail()}")
+        try:
+            if httpx.get(f"{proxy.url}/health/liveliness", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"proxy did not become ready:\n{proxy.log_tail()}")
+
+
+@contextmanager
+def run_proxy(home: Path, env: dict[str, str], config: Path = CONFIG) -> Iterator[Proxy]:
+    """The stock ``litellm`` proxy started the way the README says, on a free port."""
+    port = free_port()
+    master_key = f"sk-{secrets.token_urlsafe(24)}"
+    full_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CLAUDE_CODE_OAUTH_TOKEN")}
+    full_env.update(env)
+    full_env.update({"LITELLM_MASTER_KEY": master_key, "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+    log = home / f"proxy-{port}.log"
+    litellm_bin = Path(sys.executable).parent / "litellm"
+    command = [str(litellm_bin), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=sink, stderr=subprocess.STDOUT)
+    proxy = Proxy(f"http://127.0.0.1:{port}", master_key, log, process, home)
+    try:
+        _wait_ready(proxy, time.monotonic() + 90)
+        yield proxy
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
