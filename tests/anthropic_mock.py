@@ -255,7 +255,7 @@ class MockAnthropic:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        sockets = getattr(site._server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1]
 
     def start(self) -> MockAnthropic:

@@ -46,7 +46,7 @@ def test_stream_arrives_delta_by_delta_with_exact_usage(client: openai.OpenAI, m
         model="sonnet",
         messages=USER,
         stream=True,
-        stream_options={"include_usage": True},  # type: ignore[arg-type]
+        stream_options={"include_usage": True},
     )
     arrivals: list[tuple[float, str]] = []
     usage = None
@@ -71,7 +71,7 @@ def test_stream_arrives_delta_by_delta_with_exact_usage(client: openai.OpenAI, m
 
 def test_non_streaming_answer_usage_and_model(client: openai.OpenAI, mock: MockAnthropic) -> None:
     mock.script(Reply(chunks=["Exactly ", "this."], input_tokens=30, output_tokens=4, model="claude-sonnet-9-test"))
-    response = client.chat.completions.create(model="sonnet", messages=USER)  # type: ignore[arg-type]
+    response = client.chat.completions.create(model="sonnet", messages=USER)
     assert response.choices[0].message.content == "Exactly this."
     assert response.choices[0].finish_reason == "stop"
     assert response.usage is not None
@@ -82,7 +82,7 @@ def test_non_streaming_answer_usage_and_model(client: openai.OpenAI, mock: MockA
 @pytest.mark.parametrize("stream", [False, True])
 def test_max_tokens_stop_gives_length(client: openai.OpenAI, mock: MockAnthropic, stream: bool) -> None:
     mock.script(Reply(chunks=["cut"], stop_reason="max_tokens"))
-    response = client.chat.completions.create(model="sonnet", messages=USER, stream=stream)  # type: ignore[call-overload]
+    response = client.chat.completions.create(model="sonnet", messages=USER, stream=stream)
     if stream:
         finishes = [c.choices[0].finish_reason for c in response if c.choices and c.choices[0].finish_reason]
         assert finishes == ["length"]
@@ -100,14 +100,14 @@ def test_models_are_listed(client: openai.OpenAI) -> None:
     [("claude-3-5-haiku-20241022", "claude-3-5-haiku-20241022"), ("haiku", "haiku")],
 )
 def test_model_reaches_upstream(client: openai.OpenAI, mock: MockAnthropic, model: str, cli_model: str) -> None:
-    client.chat.completions.create(model=model, messages=USER)  # type: ignore[arg-type]
+    client.chat.completions.create(model=model, messages=USER)
     sent = mock.requests[-1].body["model"]
     assert cli_model in sent if cli_model != "haiku" else "haiku" in sent
 
 
 def test_system_message_replaces_claude_code_prompt(client: openai.OpenAI, mock: MockAnthropic) -> None:
     messages = [{"role": "system", "content": "You are a pirate."}, *USER]
-    client.chat.completions.create(model="sonnet", messages=messages)  # type: ignore[arg-type]
+    client.chat.completions.create(model="sonnet", messages=messages)
     system = " ".join(_texts(mock.requests[-1].body["system"]))
     assert "You are a pirate." in system
     assert "You are Claude Code" not in system
@@ -115,14 +115,14 @@ def test_system_message_replaces_claude_code_prompt(client: openai.OpenAI, mock:
 
 
 def test_without_system_message_a_neutral_prompt(client: openai.OpenAI, mock: MockAnthropic) -> None:
-    client.chat.completions.create(model="sonnet", messages=USER)  # type: ignore[arg-type]
+    client.chat.completions.create(model="sonnet", messages=USER)
     system = " ".join(_texts(mock.requests[-1].body["system"]))
     assert "You are a helpful assistant." in system
     assert "Claude Code" not in system
 
 
 def test_no_tools_reach_the_model(client: openai.OpenAI, mock: MockAnthropic) -> None:
-    client.chat.completions.create(model="sonnet", messages=USER)  # type: ignore[arg-type]
+    client.chat.completions.create(model="sonnet", messages=USER)
     assert mock.requests[-1].body.get("tools") in (None, [])
 
 
@@ -150,7 +150,7 @@ HOSTILE_BODY = {
 
 
 def test_request_body_cannot_change_sdk_settings(client: openai.OpenAI, mock: MockAnthropic) -> None:
-    response = client.chat.completions.create(model="sonnet", messages=USER, extra_body=HOSTILE_BODY)  # type: ignore[arg-type]
+    response = client.chat.completions.create(model="sonnet", messages=USER, extra_body=HOSTILE_BODY)
     assert response.choices[0].message.content == "Hello from the mock."
     sent = mock.requests[-1]
     assert sent.body.get("tools") in (None, [])
@@ -162,7 +162,7 @@ def test_request_body_cannot_change_sdk_settings(client: openai.OpenAI, mock: Mo
 
 
 def test_oauth_token_used_and_api_key_ignored(client: openai.OpenAI, mock: MockAnthropic) -> None:
-    client.chat.completions.create(model="sonnet", messages=USER)  # type: ignore[arg-type]
+    client.chat.completions.create(model="sonnet", messages=USER)
     headers = mock.requests[-1].headers
     assert headers["authorization"] == f"Bearer {FAKE_OAUTH_TOKEN}"
     assert DECOY_API_KEY not in str(headers)
@@ -177,7 +177,7 @@ def test_history_reaches_the_model_as_real_turns(client: openai.OpenAI, mock: Mo
         {"role": "assistant", "content": "four"},
         {"role": "user", "content": "five"},
     ]
-    client.chat.completions.create(model="sonnet", messages=messages)  # type: ignore[arg-type]
+    client.chat.completions.create(model="sonnet", messages=messages)
     body = mock.requests[-1].body
     assert _turns(body) == [
         ("user", "one"),
@@ -195,7 +195,7 @@ def test_no_files_left_behind(client: openai.OpenAI, proxy: Proxy) -> None:
         {"role": "assistant", "content": "b"},
         {"role": "user", "content": "c"},
     ]
-    client.chat.completions.create(model="sonnet", messages=messages)  # type: ignore[arg-type]
+    client.chat.completions.create(model="sonnet", messages=messages)
     projects = proxy.home / ".claude" / "projects"
     leftovers = list(projects.rglob("*.jsonl")) if projects.exists() else []
     assert leftovers == []
@@ -265,7 +265,7 @@ def test_timeout_before_first_chunk_is_408(proxy: Proxy, mock: MockAnthropic) ->
 def test_error_after_first_chunk_ends_stream_with_error(client: openai.OpenAI, mock: MockAnthropic) -> None:
     mock.script(Reply(chunks=["partial", " never", " more"], stall_after=1))
     received: list[str] = []
-    stream = client.chat.completions.create(model="opus", messages=USER, stream=True, extra_body={"timeout": 3})  # type: ignore[arg-type]
+    stream = client.chat.completions.create(model="opus", messages=USER, stream=True, extra_body={"timeout": 3})
     with pytest.raises(openai.APIError):  # noqa: PT012 - the error arrives while iterating
         for chunk in stream:
             if chunk.choices and chunk.choices[0].delta.content:
