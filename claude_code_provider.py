@@ -12,6 +12,7 @@ import concurrent.futures
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import aclosing
 from typing import Any
 
 import claude_agent_sdk as sdk
@@ -64,8 +65,12 @@ class ClaudeCodeProvider(CustomLLM):
     async def astreaming(  # type: ignore[override]
         self, model: str, messages: list, *args: Any, **kwargs: Any
     ) -> AsyncIterator[ModelResponseStream]:
-        async for chunk in self._chunks(model, messages, kwargs):
-            yield chunk
+        # Generators nested in generators are closed explicitly (aclosing): when
+        # the client goes away LiteLLM closes this one, and only an explicit
+        # close reaches run_query in time to stop the CLI process.
+        async with aclosing(self._chunks(model, messages, kwargs)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
         return _run_sync(lambda: self.acompletion(model, messages, **kwargs))
@@ -83,8 +88,9 @@ class ClaudeCodeProvider(CustomLLM):
         conversation = self._conversation(model, messages)
         timeout = _timeout_seconds(kwargs.get("timeout"), settings.timeout)
         try:
-            async for chunk in self._run(model, settings, conversation, timeout):
-                yield chunk
+            async with aclosing(self._run(model, settings, conversation, timeout)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
         except QueryTimeout:
             raise errors.timeout_error(timeout, model) from None
         except sdk.ClaudeSDKError as error:
@@ -119,11 +125,12 @@ class ClaudeCodeProvider(CustomLLM):
             )
             translator = StreamTranslator(model)
             options = build_options(plan, settings, stderr=_log_stderr)
-            async for message in run_query(self._query, conversation.prompt, options, timeout):
-                for chunk in translator.feed(message):
-                    yield chunk
-                if translator.complete:
-                    break  # leaving run_query stops the CLI
+            async with aclosing(run_query(self._query, conversation.prompt, options, timeout)) as messages:
+                async for message in messages:
+                    for chunk in translator.feed(message):
+                        yield chunk
+                    if translator.complete:
+                        break  # closing run_query stops the CLI
             for chunk in translator.finish():
                 yield chunk
 

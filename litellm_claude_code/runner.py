@@ -15,6 +15,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .processes import stop_processes
+
 QueryFunction = Callable[..., AsyncIterator[Any]]
 
 STOP_GRACE_SECONDS = 5.0  # how long cleanup may take before we stop waiting for it
@@ -55,9 +57,11 @@ async def _pump(query: QueryFunction, prompt: Any, options: Any, queue: asyncio.
         queue.put_nowait(_DONE)
 
 
-async def _stop(task: asyncio.Task[None]) -> None:
+async def _stop(task: asyncio.Task[None], cwd: str | None) -> None:
     if task.done():
         return
+    if cwd:
+        await stop_processes(cwd)  # the SDK's close would give the CLI seconds to finish its turn
     task.cancel()
     with contextlib.suppress(BaseException):
         await asyncio.wait({task}, timeout=STOP_GRACE_SECONDS)
@@ -83,7 +87,7 @@ async def run_query(
                 raise item.error
             yield item
     finally:
-        await _stop(task)
+        await _stop(task, getattr(options, "cwd", None))
 
 
 async def _next(queue: asyncio.Queue[Any], remaining: float) -> Any:

@@ -90,3 +90,49 @@ def run_proxy(home: Path, env: dict[str, str], config: Path = CONFIG) -> Iterato
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid``."""
+    found, frontier = [], [pid]
+    while frontier:
+        kids = _children(frontier.pop())
+        found += kids
+        frontier += kids
+    return found
+
+
+def cli_processes(pid: int) -> list[int]:
+    """Claude Code CLI processes started (directly or not) by ``pid``."""
+    result = []
+    for child in descendants(pid):
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"claude" in cmdline and state != "Z":
+            result.append(child)
+    return result
+
+
+def wait_for_no_cli(pid: int, within: float) -> list[int]:
+    """Poll until no CLI process is left under ``pid``; what is left at the end."""
+    deadline = time.monotonic() + within
+    left = cli_processes(pid)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = cli_processes(pid)
+    return left
