@@ -11,7 +11,7 @@ import asyncio
 import concurrent.futures
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import aclosing
 from typing import Any
 
@@ -83,7 +83,9 @@ class ClaudeCodeProvider(CustomLLM):
 
     # -- one request ----------------------------------------------------------
 
-    async def _chunks(self, model: str, messages: list, kwargs: dict[str, Any]) -> AsyncIterator[ModelResponseStream]:
+    async def _chunks(
+        self, model: str, messages: list, kwargs: dict[str, Any]
+    ) -> AsyncGenerator[ModelResponseStream, None]:
         settings = self._settings(model, kwargs.get("litellm_params"))
         conversation = self._conversation(model, messages)
         timeout = _timeout_seconds(kwargs.get("timeout"), settings.timeout)
@@ -111,7 +113,7 @@ class ClaudeCodeProvider(CustomLLM):
 
     async def _run(
         self, model: str, settings: DeploymentSettings, conversation: Conversation, timeout: float
-    ) -> AsyncIterator[ModelResponseStream]:
+    ) -> AsyncGenerator[ModelResponseStream, None]:
         parent = os.environ if self._environ is None else self._environ
         env = cli_environment(settings, parent)
         account_dir = config_dir(env, parent)

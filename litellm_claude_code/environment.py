@@ -17,6 +17,14 @@ SERVER_DEFAULTS: dict[str, str] = {
     "DISABLE_TELEMETRY": "1",
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     "DISABLE_ERROR_REPORTING": "1",
+    # Defence in depth next to tools=[] / verbatim_prompts / setting_sources=[]:
+    # no @file mentions, CLAUDE.md files, auto-memory or bundled skills, and no
+    # prompt history file that would keep callers' prompts on the server.
+    "CLAUDE_CODE_DISABLE_FILE_MENTIONS": "1",
+    "CLAUDE_CODE_DISABLE_CLAUDE_MDS": "1",
+    "CLAUDE_CODE_DISABLE_AUTO_MEMORY": "1",
+    "CLAUDE_CODE_DISABLE_BUNDLED_SKILLS": "1",
+    "CLAUDE_CODE_SKIP_PROMPT_HISTORY": "1",
 }
 
 # Credentials the CLI would prefer over an OAuth login when present: an API key

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +72,7 @@ async def run_query(
     blocks: list[dict[str, Any]],
     options: Any,
     timeout: float,
-) -> AsyncIterator[Any]:
+) -> AsyncGenerator[Any, None]:
     """SDK messages of one query; raises QueryTimeout when ``timeout`` passes."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

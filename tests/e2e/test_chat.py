@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -189,16 +190,19 @@ def test_history_reaches_the_model_as_real_turns(client: openai.OpenAI, mock: Mo
     assert "Keep count." in " ".join(_texts(body["system"]))
 
 
-def test_no_files_left_behind(client: openai.OpenAI, proxy: Proxy) -> None:
+def test_no_conversation_left_on_the_server(client: openai.OpenAI, proxy: Proxy) -> None:
+    secret = "confidential-prompt-7f3a"
     messages = [
-        {"role": "user", "content": "a"},
-        {"role": "assistant", "content": "b"},
-        {"role": "user", "content": "c"},
+        {"role": "user", "content": f"{secret} a"},
+        {"role": "assistant", "content": f"{secret} b"},
+        {"role": "user", "content": f"{secret} c"},
     ]
     client.chat.completions.create(model="sonnet", messages=messages)
     projects = proxy.home / ".claude" / "projects"
-    leftovers = list(projects.rglob("*.jsonl")) if projects.exists() else []
-    assert leftovers == []
+    assert (list(projects.rglob("*.jsonl")) if projects.exists() else []) == []
+    files = [p for p in proxy.home.rglob("*") if p.is_file() and not p.name.startswith("proxy-")]
+    assert [p for p in files if secret in p.read_text(errors="replace")] == []
+    assert list(Path(tempfile.gettempdir()).glob("claude-code-req-*")) == []
 
 
 def _status_and_headers(proxy: Proxy, model: str, **extra: Any) -> httpx.Response:
