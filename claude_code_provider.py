@@ -116,6 +116,8 @@ class ClaudeCodeProvider(CustomLLM):
     ) -> AsyncGenerator[ModelResponseStream, None]:
         parent = os.environ if self._environ is None else self._environ
         env = cli_environment(settings, parent)
+        if self._environ is not None:  # an injected environment replaces the process's own
+            env = {**self._environ, **env}
         account_dir = config_dir(env, parent)
         with request_workspace(account_dir, settings.work_root) as cwd:
             plan = QueryPlan(
@@ -142,6 +144,10 @@ def _run_sync(make: Callable[[], Any]) -> Any:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        running = False
+    else:
+        running = True
+    if not running:
         return asyncio.run(make())
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(lambda: asyncio.run(make())).result()

@@ -8,7 +8,9 @@ VENV="${VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3}"
 
 ensure_venv() {
-  local stamp="$VENV/.installed" want
+  # One stamp per set of requirement files, so the proxy's and the tests' sets
+  # do not reinstall each other.
+  local stamp="$VENV/.installed-$(printf '%s' "$*" | tr -c 'A-Za-z0-9' '_')" want
   want="$(cat "$@" | sha256sum | cut -d' ' -f1)"
   if [ ! -x "$VENV/bin/python" ]; then
     echo "creating virtual environment in $VENV" >&2
