@@ -235,6 +235,8 @@ def test_upstream_rate_limit_gives_429_with_retry_after(proxy: Proxy, mock: Mock
         (529, "overloaded_error", 503),
         (500, "api_error", 500),
         (403, "permission_error", 403),
+        (401, "authentication_error", 401),
+        (404, "not_found_error", 404),
         (400, "invalid_request_error", 400),
     ],
 )
