@@ -24,6 +24,7 @@ from litellm.types.utils import ModelResponse, ModelResponseStream
 from litellm_claude_code import errors, sessions
 from litellm_claude_code.environment import cli_environment, config_dir
 from litellm_claude_code.options import QueryPlan, build_options
+from litellm_claude_code.params import Controls, ParamError, cli_env, controls_from
 from litellm_claude_code.prompt import Conversation, PromptError, convert
 from litellm_claude_code.runner import QueryFunction, QueryTimeout, run_query
 from litellm_claude_code.settings import DeploymentSettings, SettingsError, settings_from_litellm_params
@@ -88,9 +89,10 @@ class ClaudeCodeProvider(CustomLLM):
     ) -> AsyncGenerator[ModelResponseStream, None]:
         settings = self._settings(model, kwargs.get("litellm_params"))
         conversation = self._conversation(model, messages)
+        controls = self._controls(model, kwargs.get("optional_params"))
         timeout = _timeout_seconds(kwargs.get("timeout"), settings.timeout)
         try:
-            async with aclosing(self._run(model, settings, conversation, timeout)) as chunks:
+            async with aclosing(self._run(model, settings, conversation, controls, timeout)) as chunks:
                 async for chunk in chunks:
                     yield chunk
         except QueryTimeout:
@@ -105,6 +107,13 @@ class ClaudeCodeProvider(CustomLLM):
             raise errors.to_exception(errors.Failure(status=500, message=str(error)), model) from error
 
     @staticmethod
+    def _controls(model: str, optional_params: Any) -> Controls:
+        try:
+            return controls_from(optional_params)
+        except ParamError as error:
+            raise errors.bad_request(str(error), model) from error
+
+    @staticmethod
     def _conversation(model: str, messages: list) -> Conversation:
         try:
             return convert(messages)
@@ -112,10 +121,15 @@ class ClaudeCodeProvider(CustomLLM):
             raise errors.bad_request(str(error), model) from error
 
     async def _run(
-        self, model: str, settings: DeploymentSettings, conversation: Conversation, timeout: float
+        self,
+        model: str,
+        settings: DeploymentSettings,
+        conversation: Conversation,
+        controls: Controls,
+        timeout: float,
     ) -> AsyncGenerator[ModelResponseStream, None]:
         parent = os.environ if self._environ is None else self._environ
-        env = cli_environment(settings, parent)
+        env = {**cli_environment(settings, parent), **cli_env(controls)}
         if self._environ is not None:  # an injected environment replaces the process's own
             env = {**self._environ, **env}
         account_dir = config_dir(env, parent)
@@ -126,8 +140,10 @@ class ClaudeCodeProvider(CustomLLM):
                 cwd=cwd,
                 env=env,
                 resume=sessions.write_history(conversation.history, account_dir, cwd),
+                effort=controls.effort,
+                thinking=controls.thinking,
             )
-            translator = StreamTranslator(model)
+            translator = StreamTranslator(model, stop=controls.stop)
             options = build_options(plan, settings, stderr=_log_stderr)
             async with aclosing(run_query(self._query, conversation.prompt, options, timeout)) as messages:
                 async for message in messages:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import claude_agent_sdk as sdk
 
@@ -23,6 +24,8 @@ class QueryPlan:
     cwd: str
     env: dict[str, str]
     resume: str | None = None
+    effort: str | None = None
+    thinking: dict[str, Any] | None = None
 
 
 def cli_model(model: str) -> str | None:
@@ -57,6 +60,8 @@ def build_options(
         env=plan.env,
         resume=plan.resume,
         max_turns=1,
+        effort=plan.effort,  # type: ignore[arg-type]  # validated by params.controls_from
+        thinking=plan.thinking,  # type: ignore[arg-type]
         cli_path=settings.cli_path,
         extra_args=dict(EXTRA_ARGS),
         stderr=stderr,

@@ -14,6 +14,8 @@ from typing import Any
 
 from litellm.llms.anthropic.chat.transformation import AnthropicConfig
 
+from .images import ImageError, check_turns
+
 KNOWN_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 SYSTEM_ROLES = frozenset({"system", "developer"})
 
@@ -97,6 +99,10 @@ def convert(messages: Sequence[object]) -> Conversation:
         raise PromptError("the last user message is empty")
     request = _transform(normalised)
     turns = list(request.get("messages") or [])
+    try:
+        check_turns(turns)
+    except ImageError as error:
+        raise PromptError(str(error)) from None
     if not turns or turns[-1].get("role") != "user":
         raise PromptError("the last message must be from the user (or a tool result)")
     prompt = _content_blocks(turns[-1])

@@ -25,6 +25,7 @@ from litellm.llms.anthropic.chat.transformation import AnthropicConfig
 from litellm.types.utils import Delta, ModelResponseStream, StreamingChoices, Usage
 
 from .errors import Failure, to_exception
+from .stops import StopCutter
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ FINAL_STOP_REASONS = frozenset({"max_tokens"})
 class StreamTranslator:
     """Turns one query's SDK messages into ``ModelResponseStream`` chunks."""
 
-    def __init__(self, model: str, clock: Any = time.time) -> None:
+    def __init__(self, model: str, clock: Any = time.time, stop: tuple[str, ...] = ()) -> None:
         self.model = model  # what the client asked for, until upstream names the model
         self.id = f"chatcmpl-{uuid.uuid4()}"
         self.created = int(clock())
@@ -51,6 +52,7 @@ class StreamTranslator:
         self._error_kind: str | None = None
         self._retry_at: float | None = None
         self._clock = clock
+        self._cutter = StopCutter(stop)
         self._stream_usage: Usage | None = None  # the current API message's usage, from its events
         self.result: sdk.ResultMessage | None = None
         self.started = False  # a content chunk has been produced
@@ -77,8 +79,10 @@ class StreamTranslator:
         if not self.complete:
             raise to_exception(Failure(status=502, message="Claude Code ended without a result"), self.model)
         final = self.result.stop_reason if self.result else None
-        reason = map_finish_reason(self._stop_reason or final or "end_turn")
-        return [self._usage_chunk(), self._chunk(Delta(content=None), finish_reason=reason)]
+        reason = map_finish_reason("stop_sequence" if self._cutter.hit else self._stop_reason or final or "end_turn")
+        held = self._cutter.flush()
+        chunks = [self._chunk(Delta(content=held))] if held else []
+        return [*chunks, self._usage_chunk(), self._chunk(Delta(content=None), finish_reason=reason)]
 
     # -- message kinds ------------------------------------------------------
 
@@ -115,7 +119,13 @@ class StreamTranslator:
             return []
         if self._message_id:
             self._streamed.add(self._message_id)
-        return [self._chunk(_clean_delta(delta))]
+        return self._emit(_clean_delta(delta))
+
+    def _emit(self, delta: Delta) -> list[ModelResponseStream]:
+        if delta.content:
+            # Stop sequences cut the text; reasoning and tool calls pass as they are.
+            delta.content = self._cutter.feed(delta.content) or None
+        return [self._chunk(delta)] if _has_content(delta) else []
 
     def _on_assistant(self, message: sdk.AssistantMessage) -> list[ModelResponseStream]:
         if message.parent_tool_use_id is not None:
@@ -136,9 +146,9 @@ class StreamTranslator:
         chunks = []
         for block in blocks:
             if isinstance(block, sdk.TextBlock) and block.text:
-                chunks.append(self._chunk(Delta(content=block.text)))
+                chunks += self._emit(Delta(content=block.text))
             elif isinstance(block, sdk.ThinkingBlock) and block.thinking:
-                chunks.append(self._chunk(Delta(reasoning_content=block.thinking)))
+                chunks += self._emit(Delta(reasoning_content=block.thinking))
         return chunks
 
     def _on_rate_limit(self, message: sdk.RateLimitEvent) -> list[ModelResponseStream]:

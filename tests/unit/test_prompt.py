@@ -88,6 +88,18 @@ def test_conversion(messages: list[dict[str, Any]], expected: Conversation) -> N
             "last message must be from the user",
         ),
         ([{"role": "user", "content": "   "}], "empty"),
+        (
+            [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/bmp;base64,Qk0="}}]}],
+            "unsupported image type 'image/bmp'",
+        ),
+        (
+            [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,@@@"}}]}],
+            "not valid base64",
+        ),
+        (
+            [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "file:///etc/passwd"}}]}],
+            "invalid messages",
+        ),
         ([{"role": "user", "content": [{"type": "text", "text": ""}]}], "empty"),
     ],
 )

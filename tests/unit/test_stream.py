@@ -168,3 +168,27 @@ def test_end_turn_waits_for_the_result() -> None:
     assert not translator.complete
     translator.feed(result())
     assert translator.complete
+
+
+def test_stop_sequence_cuts_the_streamed_text() -> None:
+    translator = StreamTranslator("sonnet", stop=("END",))
+    messages = [
+        message_start(),
+        text_start(),
+        text_delta("one tw"),
+        text_delta("o EN"),
+        text_delta("D three"),
+        result(),
+    ]
+    chunks = [c for m in messages for c in translator.feed(m)] + translator.finish()
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "one two "
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+def test_held_back_text_is_released_at_the_end() -> None:
+    translator = StreamTranslator("sonnet", stop=("END",))
+    messages = [message_start(), text_start(), text_delta("ends with E"), message_delta("max_tokens")]
+    chunks = [c for m in messages for c in translator.feed(m)] + translator.finish()
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "ends with E"
+    assert chunks[-1].choices[0].finish_reason == "length"
