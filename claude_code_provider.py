@@ -142,8 +142,9 @@ class ClaudeCodeProvider(CustomLLM):
                 resume=sessions.write_history(conversation.history, account_dir, cwd),
                 effort=controls.effort,
                 thinking=controls.thinking,
+                output_schema=controls.output_schema,
             )
-            translator = StreamTranslator(model, stop=controls.stop)
+            translator = StreamTranslator(model, stop=controls.stop, json_output=controls.output_schema is not None)
             options = build_options(plan, settings, stderr=_log_stderr)
             async with aclosing(run_query(self._query, conversation.prompt, options, timeout)) as messages:
                 async for message in messages:

@@ -13,6 +13,7 @@ from .settings import DEFAULT_MODEL_ALIAS, DeploymentSettings
 # CLI flags without a ClaudeAgentOptions field: the transcript of a request is
 # ours to write and delete, the CLI must not keep one of its own.
 EXTRA_ARGS: dict[str, str | None] = {"no-session-persistence": None}
+STRUCTURED_OUTPUT_TURNS = 4
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class QueryPlan:
     resume: str | None = None
     effort: str | None = None
     thinking: dict[str, Any] | None = None
+    output_schema: dict[str, Any] | None = None
 
 
 def cli_model(model: str) -> str | None:
@@ -59,7 +61,10 @@ def build_options(
         cwd=plan.cwd,
         env=plan.env,
         resume=plan.resume,
-        max_turns=1,
+        # Structured output is a tool call the CLI answers, then the model's
+        # closing turn: room for that and one corrected attempt.
+        max_turns=STRUCTURED_OUTPUT_TURNS if plan.output_schema else 1,
+        output_format={"type": "json_schema", "schema": plan.output_schema} if plan.output_schema else None,
         effort=plan.effort,  # type: ignore[arg-type]  # validated by params.controls_from
         thinking=plan.thinking,  # type: ignore[arg-type]
         cli_path=settings.cli_path,

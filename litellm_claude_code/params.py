@@ -35,6 +35,7 @@ class Controls:
     stop: tuple[str, ...] = ()
     effort: str | None = None
     thinking: dict[str, Any] | None = None
+    output_schema: dict[str, Any] | None = None  # response_format as a JSON Schema
     ignored: tuple[str, ...] = field(default=())
 
 
@@ -91,9 +92,23 @@ def _refuse_unsupported(params: Mapping[str, Any]) -> None:
         raise ParamError("logprobs are not available from Claude")
     if params.get("tools") or params.get("functions"):
         raise ParamError("tools / function calling are not supported by this deployment yet")
-    response_format = params.get("response_format")
-    if isinstance(response_format, Mapping) and response_format.get("type") not in (None, "text"):
-        raise ParamError(f"response_format {response_format.get('type')!r} is not supported yet; use a prompt")
+
+
+def _output_schema(params: Mapping[str, Any]) -> dict[str, Any] | None:
+    value = params.get("response_format")
+    if value is None:
+        return None
+    kind = value.get("type") if isinstance(value, Mapping) else None
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "object"}
+    schema = (value.get("json_schema") or {}).get("schema") if kind == "json_schema" else None
+    if kind == "json_schema" and isinstance(schema, Mapping) and schema.get("type") == "object":
+        return dict(schema)
+    if kind == "json_schema":
+        raise ParamError("response_format json_schema needs json_schema.schema, a JSON Schema of type 'object'")
+    raise ParamError(f"response_format type must be 'text', 'json_object' or 'json_schema', got {kind!r}")
 
 
 def controls_from(params: Mapping[str, Any] | None) -> Controls:
@@ -105,6 +120,7 @@ def controls_from(params: Mapping[str, Any] | None) -> Controls:
         stop=_stop(params),
         effort=_effort(params),
         thinking=_thinking(params),
+        output_schema=_output_schema(params),
         ignored=tuple(sorted(k for k in params if k in IGNORED)),
     )
 

@@ -13,6 +13,7 @@ attached to a content-less finish chunk.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -41,7 +42,9 @@ FINAL_STOP_REASONS = frozenset({"max_tokens"})
 class StreamTranslator:
     """Turns one query's SDK messages into ``ModelResponseStream`` chunks."""
 
-    def __init__(self, model: str, clock: Any = time.time, stop: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, model: str, clock: Any = time.time, stop: tuple[str, ...] = (), json_output: bool = False
+    ) -> None:
         self.model = model  # what the client asked for, until upstream names the model
         self.id = f"chatcmpl-{uuid.uuid4()}"
         self.created = int(clock())
@@ -53,6 +56,10 @@ class StreamTranslator:
         self._retry_at: float | None = None
         self._clock = clock
         self._cutter = StopCutter(stop)
+        # With response_format the answer is the SDK's validated structured
+        # output, sent once the result confirms it; the model's own text and its
+        # StructuredOutput tool call are how it got there, not the answer.
+        self._json_output = json_output
         self._stream_usage: Usage | None = None  # the current API message's usage, from its events
         self.result: sdk.ResultMessage | None = None
         self.started = False  # a content chunk has been produced
@@ -122,6 +129,8 @@ class StreamTranslator:
         return self._emit(_clean_delta(delta))
 
     def _emit(self, delta: Delta) -> list[ModelResponseStream]:
+        if self._json_output:
+            delta = Delta(reasoning_content=getattr(delta, "reasoning_content", None))
         if delta.content:
             # Stop sequences cut the text; reasoning and tool calls pass as they are.
             delta.content = self._cutter.feed(delta.content) or None
@@ -162,7 +171,15 @@ class StreamTranslator:
             raise to_exception(self.failure_of(message), self.model)
         self.result = message
         self.complete = True
+        if self._json_output:
+            return self._structured(message)
         return []
+
+    def _structured(self, message: sdk.ResultMessage) -> list[ModelResponseStream]:
+        if message.structured_output is None:
+            failure = Failure(status=502, message="Claude gave no output matching the response_format schema")
+            raise to_exception(failure, self.model)
+        return [self._chunk(Delta(content=json.dumps(message.structured_output, ensure_ascii=False)))]
 
     # -- building blocks ----------------------------------------------------
 

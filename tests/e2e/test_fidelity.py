@@ -158,3 +158,46 @@ def test_edited_history_is_what_the_model_sees(client: openai.OpenAI, mock: Mock
     body = mock.requests[-1].body
     texts = [b["text"] for m in body["messages"] if m["role"] in ("user", "assistant") for b in m["content"]]
     assert texts == ["q1-edited"]
+
+
+WEATHER_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "temp": {"type": "integer"}},
+    "required": ["city", "temp"],
+    "additionalProperties": False,
+}
+
+
+def _structured_replies(value: dict[str, Any]) -> list[Reply]:
+    call = {"id": "toolu_structured_1", "name": "StructuredOutput", "input": value}
+    return [Reply(chunks=["Here it is:"], tool_uses=[call], stop_reason="tool_use"), Reply(chunks=["Done."])]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(
+    "response_format",
+    [
+        {"type": "json_schema", "json_schema": {"name": "weather", "schema": WEATHER_SCHEMA}},
+        {"type": "json_object"},
+    ],
+)
+def test_response_format_gives_json(
+    client: openai.OpenAI, mock: MockAnthropic, stream: bool, response_format: dict[str, Any]
+) -> None:
+    import json
+
+    import jsonschema
+
+    mock.script(*_structured_replies({"city": "Paris", "temp": 21}))
+    response = client.chat.completions.create(
+        model="sonnet", messages=USER, response_format=response_format, stream=stream
+    )
+    if stream:
+        text = "".join(c.choices[0].delta.content or "" for c in response if c.choices)
+    else:
+        text = response.choices[0].message.content
+    value = json.loads(text)
+    assert value == {"city": "Paris", "temp": 21}
+    jsonschema.validate(value, WEATHER_SCHEMA)
+    offered = [t["name"] for t in mock.requests[0].body["tools"]]
+    assert "StructuredOutput" in offered

@@ -27,6 +27,16 @@ from litellm_claude_code.params import Controls, ParamError, cli_env, controls_f
         ({"thinking": {"type": "adaptive"}}, Controls(thinking={"type": "adaptive"})),
         ({"temperature": 0.2, "seed": 1, "user": "u"}, Controls(ignored=("seed", "temperature", "user"))),
         ({"n": 1, "response_format": {"type": "text"}}, Controls()),
+        ({"response_format": {"type": "json_object"}}, Controls(output_schema={"type": "object"})),
+        (
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "p", "schema": {"type": "object", "required": ["a"]}},
+                }
+            },
+            Controls(output_schema={"type": "object", "required": ["a"]}),
+        ),
     ],
 )
 def test_controls(params: dict[str, Any], controls: Controls) -> None:
@@ -46,7 +56,8 @@ def test_controls(params: dict[str, Any], controls: Controls) -> None:
         ({"reasoning_effort": "extreme"}, "reasoning_effort must be one of"),
         ({"thinking": {"type": "enabled", "budget_tokens": 10}}, "budget_tokens"),
         ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
-        ({"response_format": {"type": "json_object"}}, "response_format 'json_object'"),
+        ({"response_format": {"type": "xml"}}, "response_format type must be"),
+        ({"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}}, "needs json_schema.schema"),
     ],
 )
 def test_refusals(params: dict[str, Any], complaint: str) -> None:

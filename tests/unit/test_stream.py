@@ -192,3 +192,25 @@ def test_held_back_text_is_released_at_the_end() -> None:
     chunks = [c for m in messages for c in translator.feed(m)] + translator.finish()
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "ends with E"
     assert chunks[-1].choices[0].finish_reason == "length"
+
+
+def test_json_output_is_the_validated_structured_output() -> None:
+    translator = StreamTranslator("sonnet", json_output=True)
+    structured = sdk.ResultMessage(
+        subtype="success",
+        duration_ms=1,
+        duration_api_ms=1,
+        is_error=False,
+        num_turns=2,
+        session_id="s",
+        usage={"input_tokens": 1, "output_tokens": 1},
+        structured_output={"a": 1},
+    )
+    chunks = [c for m in [message_start(), text_start(), text_delta("Here:"), structured] for c in translator.feed(m)]
+    assert [c.choices[0].delta.content for c in chunks] == ['{"a": 1}']
+
+
+def test_json_output_without_structured_output_is_an_error() -> None:
+    translator = StreamTranslator("sonnet", json_output=True)
+    with pytest.raises(litellm.BadGatewayError, match="response_format"):
+        translator.feed(result())
