@@ -21,7 +21,7 @@ import litellm
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse, ModelResponseStream
 
-from litellm_claude_code import errors, sessions
+from litellm_claude_code import errors, sessions, tools
 from litellm_claude_code.environment import cli_environment, config_dir
 from litellm_claude_code.options import QueryPlan, build_options
 from litellm_claude_code.params import Controls, ParamError, cli_env, controls_from
@@ -129,7 +129,7 @@ class ClaudeCodeProvider(CustomLLM):
         timeout: float,
     ) -> AsyncGenerator[ModelResponseStream, None]:
         parent = os.environ if self._environ is None else self._environ
-        env = {**cli_environment(settings, parent), **cli_env(controls)}
+        env = {**cli_environment(settings, parent), **cli_env(controls), **_resume_env(conversation)}
         if self._environ is not None:  # an injected environment replaces the process's own
             env = {**self._environ, **env}
         account_dir = config_dir(env, parent)
@@ -139,14 +139,22 @@ class ClaudeCodeProvider(CustomLLM):
                 system_prompt=conversation.system or settings.default_system_prompt,
                 cwd=cwd,
                 env=env,
-                resume=sessions.write_history(conversation.history, account_dir, cwd),
+                resume=sessions.write_history(_transcript_turns(conversation), account_dir, cwd),
                 effort=controls.effort,
                 thinking=controls.thinking,
                 output_schema=controls.output_schema,
+                tools=controls.tools,
             )
-            translator = StreamTranslator(model, stop=controls.stop, json_output=controls.output_schema is not None)
+            translator = StreamTranslator(
+                model,
+                stop=controls.stop,
+                json_output=controls.output_schema is not None,
+                tool_names={tools.internal_name(f.name): f.name for f in controls.tools.offered},
+                max_tool_calls=None if controls.tools.parallel else 1,
+            )
             options = build_options(plan, settings, stderr=_log_stderr)
-            async with aclosing(run_query(self._query, conversation.prompt, options, timeout)) as messages:
+            prompt = None if conversation.answers_tool_calls else conversation.prompt
+            async with aclosing(run_query(self._query, prompt, options, timeout)) as messages:
                 async for message in messages:
                     for chunk in translator.feed(message):
                         yield chunk
@@ -154,6 +162,22 @@ class ClaudeCodeProvider(CustomLLM):
                         break  # closing run_query stops the CLI
             for chunk in translator.finish():
                 yield chunk
+
+
+def _transcript_turns(conversation: Conversation) -> list[dict[str, Any]]:
+    # Tool results go into the transcript, after the assistant's tool calls:
+    # sent as a new prompt, Claude Code would first mark the calls interrupted.
+    turns = list(conversation.history)
+    if conversation.answers_tool_calls:
+        turns.append({"role": "user", "content": conversation.prompt})
+    return tools.prefix_history(turns)
+
+
+def _resume_env(conversation: Conversation) -> dict[str, str]:
+    # A transcript that ends in tool results is an interrupted turn; this makes
+    # Claude Code continue it without a new prompt (it adds a one-line
+    # "continue" note to that user turn).
+    return {"CLAUDE_CODE_RESUME_INTERRUPTED_TURN": "1"} if conversation.answers_tool_calls else {}
 
 
 def _run_sync(make: Callable[[], Any]) -> Any:

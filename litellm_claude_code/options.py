@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import claude_agent_sdk as sdk
 
+from . import tools
 from .settings import DEFAULT_MODEL_ALIAS, DeploymentSettings
 
 # CLI flags without a ClaudeAgentOptions field: the transcript of a request is
@@ -28,6 +29,7 @@ class QueryPlan:
     effort: str | None = None
     thinking: dict[str, Any] | None = None
     output_schema: dict[str, Any] | None = None
+    tools: tools.ToolSpec = field(default_factory=tools.ToolSpec)
 
 
 def cli_model(model: str) -> str | None:
@@ -47,7 +49,7 @@ def build_options(
     files; ``setting_sources=[]`` keeps host settings, CLAUDE.md, hooks and MCP
     servers out; the string system prompt replaces Claude Code's preset.
     """
-    return sdk.ClaudeAgentOptions(
+    fields: dict[str, Any] = dict(
         tools=[],
         allowed_tools=[],
         mcp_servers={},
@@ -56,7 +58,7 @@ def build_options(
         skills=[],
         verbatim_prompts=True,
         include_partial_messages=True,
-        system_prompt=plan.system_prompt,
+        system_prompt=_system_prompt(plan),
         model=cli_model(plan.model),
         cwd=plan.cwd,
         env=plan.env,
@@ -71,3 +73,10 @@ def build_options(
         extra_args=dict(EXTRA_ARGS),
         stderr=stderr,
     )
+    fields.update(tools.sdk_options(plan.tools))  # the client's functions, deferred
+    return sdk.ClaudeAgentOptions(**fields)
+
+
+def _system_prompt(plan: QueryPlan) -> str:
+    rules = plan.tools.instructions
+    return f"{plan.system_prompt}\n\n{rules}" if rules else plan.system_prompt

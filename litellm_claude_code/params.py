@@ -2,7 +2,7 @@
 
 Every OpenAI chat parameter either takes effect, is refused with a message
 naming it, or is documented as ignored (``IGNORED``). Claude Code runs the
-API call itself, so the knobs it exposes are few: the output-token cap
+API call itself, so the knobs it exposes are few (function calling: ``tools``): the output-token cap
 (``CLAUDE_CODE_MAX_OUTPUT_TOKENS``), effort, and thinking. Stop sequences are
 applied to the reply as it streams (see ``stops.StopCutter``).
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from .tools import ToolError, ToolSpec, tool_spec
 
 # Accepted and not applied: Claude Code chooses its own sampling settings.
 IGNORED = frozenset(
@@ -36,6 +38,7 @@ class Controls:
     effort: str | None = None
     thinking: dict[str, Any] | None = None
     output_schema: dict[str, Any] | None = None  # response_format as a JSON Schema
+    tools: ToolSpec = field(default_factory=ToolSpec)
     ignored: tuple[str, ...] = field(default=())
 
 
@@ -90,8 +93,6 @@ def _refuse_unsupported(params: Mapping[str, Any]) -> None:
         raise ParamError(f"n={n!r} is not supported: Claude Code gives one choice per request; send separate requests")
     if params.get("logprobs") or params.get("top_logprobs"):
         raise ParamError("logprobs are not available from Claude")
-    if params.get("tools") or params.get("functions"):
-        raise ParamError("tools / function calling are not supported by this deployment yet")
 
 
 def _output_schema(params: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -111,6 +112,13 @@ def _output_schema(params: Mapping[str, Any]) -> dict[str, Any] | None:
     raise ParamError(f"response_format type must be 'text', 'json_object' or 'json_schema', got {kind!r}")
 
 
+def _tools(params: Mapping[str, Any]) -> ToolSpec:
+    try:
+        return tool_spec(params)
+    except ToolError as error:
+        raise ParamError(str(error)) from None
+
+
 def controls_from(params: Mapping[str, Any] | None) -> Controls:
     """Read and validate the OpenAI parameters LiteLLM passed on."""
     params = params or {}
@@ -121,6 +129,7 @@ def controls_from(params: Mapping[str, Any] | None) -> Controls:
         effort=_effort(params),
         thinking=_thinking(params),
         output_schema=_output_schema(params),
+        tools=_tools(params),
         ignored=tuple(sorted(k for k in params if k in IGNORED)),
     )
 

@@ -32,6 +32,11 @@ class Conversation:
     history: list[dict[str, Any]] = field(default_factory=list)  # earlier turns, alternating
     prompt: list[dict[str, Any]] = field(default_factory=list)  # content blocks of the new user turn
 
+    @property
+    def answers_tool_calls(self) -> bool:
+        """The new turn carries tool results: the model continues its own turn."""
+        return any(block.get("type") == "tool_result" for block in self.prompt)
+
 
 def _check_message(index: int, message: object) -> Mapping[str, Any]:
     if not isinstance(message, Mapping):

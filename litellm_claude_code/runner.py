@@ -43,8 +43,9 @@ def user_message(blocks: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def _single(message: dict[str, Any]) -> AsyncIterable[dict[str, Any]]:
-    yield message
+async def _messages(*messages: dict[str, Any]) -> AsyncIterable[dict[str, Any]]:
+    for message in messages:
+        yield message
 
 
 async def _pump(query: QueryFunction, prompt: Any, options: Any, queue: asyncio.Queue[Any]) -> None:
@@ -69,15 +70,20 @@ async def _stop(task: asyncio.Task[None], cwd: str | None) -> None:
 
 async def run_query(
     query: QueryFunction,
-    blocks: list[dict[str, Any]],
+    blocks: list[dict[str, Any]] | None,
     options: Any,
     timeout: float,
 ) -> AsyncGenerator[Any, None]:
-    """SDK messages of one query; raises QueryTimeout when ``timeout`` passes."""
+    """SDK messages of one query; raises QueryTimeout when ``timeout`` passes.
+
+    ``blocks`` is the new user turn; None sends no prompt, for a resumed
+    session whose last turn is already in its transcript.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     queue: asyncio.Queue[Any] = asyncio.Queue()
-    task = asyncio.create_task(_pump(query, _single(user_message(blocks)), options, queue))
+    prompt = _messages(user_message(blocks)) if blocks is not None else _messages()
+    task = asyncio.create_task(_pump(query, prompt, options, queue))
     try:
         while True:
             item = await _next(queue, deadline - loop.time())

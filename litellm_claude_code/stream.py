@@ -17,6 +17,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import claude_agent_sdk as sdk
@@ -35,6 +36,8 @@ SYNTHETIC_MODEL = "<synthetic>"  # the CLI's model name on messages it made itse
 # model's context: reported as ContextWindowExceededError so LiteLLM's
 # context_window_fallbacks apply.
 CONTEXT_EXCEEDED_REASONS = frozenset({"prompt_too_long"})
+# The run ended because a PreToolUse hook deferred the client's tool call.
+DEFERRED_STOP_REASON = "tool_deferred"
 # Upstream stop reasons after which nothing Claude Code does belongs to the answer.
 FINAL_STOP_REASONS = frozenset({"max_tokens"})
 
@@ -43,12 +46,24 @@ class StreamTranslator:
     """Turns one query's SDK messages into ``ModelResponseStream`` chunks."""
 
     def __init__(
-        self, model: str, clock: Any = time.time, stop: tuple[str, ...] = (), json_output: bool = False
+        self,
+        model: str,
+        clock: Any = time.time,
+        stop: tuple[str, ...] = (),
+        json_output: bool = False,
+        tool_names: Mapping[str, str] | None = None,
+        max_tool_calls: int | None = None,
     ) -> None:
         self.model = model  # what the client asked for, until upstream names the model
         self.id = f"chatcmpl-{uuid.uuid4()}"
         self.created = int(clock())
-        self._parser = ModelResponseIterator(streaming_response=None, sync_stream=False)
+        # tool_names maps the names tools have inside Claude Code back to the client's.
+        self._tool_names = dict(tool_names or {})
+        self._parser = ModelResponseIterator(
+            streaming_response=None, sync_stream=False, tool_name_reverse_map=self._tool_names
+        )
+        self._max_tool_calls = max_tool_calls
+        self._fallback_tools = 0  # tool calls sent from whole messages
         self._streamed: set[str] = set()  # message ids whose content came as deltas
         self._message_id: str | None = None
         self._stop_reason: str | None = None
@@ -86,6 +101,7 @@ class StreamTranslator:
         if not self.complete:
             raise to_exception(Failure(status=502, message="Claude Code ended without a result"), self.model)
         final = self.result.stop_reason if self.result else None
+        final = "tool_use" if final == DEFERRED_STOP_REASON else final
         reason = map_finish_reason("stop_sequence" if self._cutter.hit else self._stop_reason or final or "end_turn")
         held = self._cutter.flush()
         chunks = [self._chunk(Delta(content=held))] if held else []
@@ -131,6 +147,11 @@ class StreamTranslator:
     def _emit(self, delta: Delta) -> list[ModelResponseStream]:
         if self._json_output:
             delta = Delta(reasoning_content=getattr(delta, "reasoning_content", None))
+        if delta.tool_calls and self._max_tool_calls is not None:
+            # parallel_tool_calls=false: Claude Code sets no such flag upstream,
+            # so calls past the first are not passed on.
+            calls = [c for c in delta.tool_calls if (_index_of(c) or 0) < self._max_tool_calls]
+            delta.tool_calls = calls or None
         if delta.content:
             # Stop sequences cut the text; reasoning and tool calls pass as they are.
             delta.content = self._cutter.feed(delta.content) or None
@@ -158,7 +179,15 @@ class StreamTranslator:
                 chunks += self._emit(Delta(content=block.text))
             elif isinstance(block, sdk.ThinkingBlock) and block.thinking:
                 chunks += self._emit(Delta(reasoning_content=block.thinking))
+            elif isinstance(block, sdk.ToolUseBlock):
+                chunks += self._emit(Delta(tool_calls=[self._tool_call(block)]))
         return chunks
+
+    def _tool_call(self, block: sdk.ToolUseBlock) -> dict[str, Any]:
+        index, self._fallback_tools = self._fallback_tools, self._fallback_tools + 1
+        name = self._tool_names.get(block.name, block.name)
+        function = {"name": name, "arguments": json.dumps(block.input)}
+        return {"id": block.id, "type": "function", "index": index, "function": function}
 
     def _on_rate_limit(self, message: sdk.RateLimitEvent) -> list[ModelResponseStream]:
         info = message.rate_limit_info
@@ -214,6 +243,10 @@ class StreamTranslator:
             self.started = True
         choice = StreamingChoices(index=0, delta=delta, finish_reason=finish_reason)
         return ModelResponseStream(id=self.id, created=self.created, model=self.model, choices=[choice])
+
+
+def _index_of(call: Any) -> int | None:
+    return call.get("index") if isinstance(call, dict) else getattr(call, "index", None)
 
 
 def _has_content(delta: Delta) -> bool:

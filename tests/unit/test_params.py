@@ -55,7 +55,7 @@ def test_controls(params: dict[str, Any], controls: Controls) -> None:
         ({"stop": ["a", "b", "c", "d", "e"]}, "at most 4"),
         ({"reasoning_effort": "extreme"}, "reasoning_effort must be one of"),
         ({"thinking": {"type": "enabled", "budget_tokens": 10}}, "budget_tokens"),
-        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
+        ({"tools": [{"type": "function", "function": {"name": "bad name"}}]}, "name must match"),
         ({"response_format": {"type": "xml"}}, "response_format type must be"),
         ({"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}}, "needs json_schema.schema"),
     ],
