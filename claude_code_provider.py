@@ -8,9 +8,12 @@ This class does wiring and I/O only. Conversion lives in
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
+import contextvars
 import logging
 import os
+import shutil
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import aclosing
 from typing import Any
@@ -21,15 +24,17 @@ import litellm
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse, ModelResponseStream
 
-from litellm_claude_code import errors, sessions, tools
+from litellm_claude_code import errors, sessions
 from litellm_claude_code.environment import cli_environment, config_dir
-from litellm_claude_code.options import QueryPlan, build_options
+from litellm_claude_code.options import build_options
 from litellm_claude_code.params import Controls, ParamError, cli_env, controls_from
+from litellm_claude_code.pool import Connect, Session, SessionPool, close_session, conversation_key
 from litellm_claude_code.prompt import Conversation, PromptError, convert
-from litellm_claude_code.runner import QueryFunction, QueryTimeout, run_query
+from litellm_claude_code.request import ChatRequest, resume_env
+from litellm_claude_code.runner import QueryFunction, QueryTimeout, run_query, run_turn
 from litellm_claude_code.settings import DeploymentSettings, SettingsError, settings_from_litellm_params
 from litellm_claude_code.stream import StreamTranslator
-from litellm_claude_code.workspace import request_workspace
+from litellm_claude_code.workspace import new_workdir, request_workspace
 
 logger = logging.getLogger("litellm_claude_code")
 
@@ -46,13 +51,42 @@ def _log_stderr(line: str) -> None:
     logger.debug("claude: %s", line)
 
 
+async def connect_client(options: Any) -> sdk.ClaudeSDKClient:
+    """A Claude Code process started and initialised, waiting for its first turn."""
+    client = sdk.ClaudeSDKClient(options)
+    await client.connect()
+    return client
+
+
 class ClaudeCodeProvider(CustomLLM):
     """Serves ``claude-code/<model>`` deployments through the Claude Agent SDK."""
 
-    def __init__(self, query: QueryFunction = sdk.query, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        query: QueryFunction = sdk.query,
+        environ: Mapping[str, str] | None = None,
+        connect: Connect | None = None,
+        pooling: bool = False,
+    ) -> None:
+        """``pooling`` keeps warm sessions between requests: for a long-lived event
+        loop such as the proxy's (custom_handler.py turns it on); callers that run
+        each request in a short-lived loop (asyncio.run) leave it off."""
         super().__init__()
+        self._pooling = pooling
         self._query = query
         self._environ = environ
+        self._connect = connect or connect_client
+        self._pool_of_loop: SessionPool | None = None
+
+    @property
+    def _pool(self) -> SessionPool:
+        pool = self._pool_of_loop
+        if pool is None or pool.loop is not asyncio.get_running_loop():
+            if pool is not None:
+                pool.abandon()
+                atexit.unregister(pool.abandon)
+            pool = self._pool_of_loop = SessionPool(self._connect)
+        return pool
 
     # -- LiteLLM entry points -------------------------------------------------
 
@@ -87,18 +121,26 @@ class ClaudeCodeProvider(CustomLLM):
     async def _chunks(
         self, model: str, messages: list, kwargs: dict[str, Any]
     ) -> AsyncGenerator[ModelResponseStream, None]:
-        settings = self._settings(model, kwargs.get("litellm_params"))
-        conversation = self._conversation(model, messages)
-        controls = self._controls(model, kwargs.get("optional_params"))
-        timeout = _timeout_seconds(kwargs.get("timeout"), settings.timeout)
+        request = self._request(model, messages, kwargs)
         try:
-            async with aclosing(self._run(model, settings, conversation, controls, timeout)) as chunks:
+            async with aclosing(self._run(request)) as chunks:
                 async for chunk in chunks:
                     yield chunk
         except QueryTimeout:
-            raise errors.timeout_error(timeout, model) from None
+            raise errors.timeout_error(request.timeout, model) from None
         except sdk.ClaudeSDKError as error:
             raise errors.from_sdk_exception(error, model) from error
+
+    def _request(self, model: str, messages: list, kwargs: dict[str, Any]) -> ChatRequest:
+        settings = self._settings(model, kwargs.get("litellm_params"))
+        conversation = self._conversation(model, messages)
+        controls = self._controls(model, kwargs.get("optional_params"))
+        parent = os.environ if self._environ is None else self._environ
+        env = {**cli_environment(settings, parent), **cli_env(controls), **resume_env(conversation)}
+        if self._environ is not None:  # an injected environment replaces the process's own
+            env = {**self._environ, **env}
+        timeout = _timeout_seconds(kwargs.get("timeout"), settings.timeout)
+        return ChatRequest(model, settings, conversation, controls, timeout, env, config_dir(env, parent))
 
     def _settings(self, model: str, litellm_params: Any) -> DeploymentSettings:
         try:
@@ -120,68 +162,90 @@ class ClaudeCodeProvider(CustomLLM):
         except PromptError as error:
             raise errors.bad_request(str(error), model) from error
 
-    async def _run(
-        self,
-        model: str,
-        settings: DeploymentSettings,
-        conversation: Conversation,
-        controls: Controls,
-        timeout: float,
-    ) -> AsyncGenerator[ModelResponseStream, None]:
-        parent = os.environ if self._environ is None else self._environ
-        env = {**cli_environment(settings, parent), **cli_env(controls), **_resume_env(conversation)}
-        if self._environ is not None:  # an injected environment replaces the process's own
-            env = {**self._environ, **env}
-        account_dir = config_dir(env, parent)
-        with request_workspace(account_dir, settings.work_root) as cwd:
-            plan = QueryPlan(
-                model=model,
-                system_prompt=conversation.system or settings.default_system_prompt,
-                cwd=cwd,
-                env=env,
-                resume=sessions.write_history(_transcript_turns(conversation), account_dir, cwd),
-                effort=controls.effort,
-                thinking=controls.thinking,
-                output_schema=controls.output_schema,
-                tools=controls.tools,
-            )
-            translator = StreamTranslator(
-                model,
-                stop=controls.stop,
-                json_output=controls.output_schema is not None,
-                tool_names={tools.internal_name(f.name): f.name for f in controls.tools.offered},
-                max_tool_calls=None if controls.tools.parallel else 1,
-            )
-            options = build_options(plan, settings, stderr=_log_stderr)
-            prompt = None if conversation.answers_tool_calls else conversation.prompt
-            async with aclosing(run_query(self._query, prompt, options, timeout)) as messages:
+    async def _run(self, request: ChatRequest) -> AsyncGenerator[ModelResponseStream, None]:
+        translator = request.translator()
+        pooled = self._pooling and request.poolable and _POOLING.get()
+        turn = self._pooled_turn if pooled else self._one_shot_turn
+        async with aclosing(turn(request, translator)) as messages:
+            async for message in messages:
+                for chunk in translator.feed(message):
+                    yield chunk
+                if translator.complete:
+                    break  # closing the turn stops the CLI (or keeps its session)
+        for chunk in translator.finish():
+            yield chunk
+
+    async def _one_shot_turn(self, request: ChatRequest, translator: StreamTranslator) -> AsyncGenerator[Any, None]:
+        """A fresh process for this request only, in a directory removed afterwards."""
+        settings = request.settings
+        with request_workspace(request.config_dir, settings.work_root) as cwd:
+            resume = sessions.write_history(request.transcript_turns(), request.config_dir, cwd)
+            options = build_options(request.plan(cwd, resume), settings, stderr=_log_stderr)
+            prompt = None if request.conversation.answers_tool_calls else request.conversation.prompt
+            async with aclosing(run_query(self._query, prompt, options, request.timeout)) as messages:
                 async for message in messages:
-                    for chunk in translator.feed(message):
-                        yield chunk
-                    if translator.complete:
-                        break  # closing run_query stops the CLI
-            for chunk in translator.finish():
-                yield chunk
+                    yield message
+
+    async def _pooled_turn(self, request: ChatRequest, translator: StreamTranslator) -> AsyncGenerator[Any, None]:
+        """A warm session when one holds this conversation (or none yet), else a new one."""
+        history = request.conversation.history
+        key = request.ready_key
+        session = self._pool.take_live(conversation_key(key, history)) if history else self._pool.take_ready(key)
+        if session is None:
+            session = await self._new_session(request)
+        try:
+            async with aclosing(
+                run_turn(session.client, request.conversation.prompt, session.cwd, request.timeout)
+            ) as turn:
+                async for message in turn:
+                    yield message
+        finally:
+            # Also reached when the caller stops reading right after the result.
+            if not self._keep(request, session, translator.plain_reply):
+                await close_session(session)
+
+    def _keep(self, request: ChatRequest, session: Session, reply: str | None) -> bool:
+        sessions.remove_project(session.config_dir, session.cwd)  # the transcript was read at start
+        capacity = request.settings.pool_size
+        self._pool.warm(session, lambda: self._session_options(request), capacity)
+        if reply is None:
+            return False
+        self._pool.keep_live(conversation_key(request.ready_key, request.held_turns(reply)), session, capacity)
+        return True
+
+    def _session_options(self, request: ChatRequest, resume: str | None = None, cwd: str | None = None) -> Any:
+        cwd = cwd or new_workdir(request.settings.work_root)
+        return build_options(request.plan(cwd, resume), request.settings, stderr=_log_stderr)
+
+    async def _new_session(self, request: ChatRequest) -> Session:
+        cwd = new_workdir(request.settings.work_root)
+        try:
+            resume = sessions.write_history(request.transcript_turns(), request.config_dir, cwd)
+            options = self._session_options(request, resume, cwd)
+            client = await asyncio.wait_for(self._connect(options), timeout=request.timeout)
+        except BaseException:
+            sessions.remove_project(request.config_dir, cwd)
+            shutil.rmtree(cwd, ignore_errors=True)
+            raise
+        settings = request.settings
+        return Session(client, cwd, request.config_dir, settings, request.ready_key, settings.idle_timeout)
 
 
-def _transcript_turns(conversation: Conversation) -> list[dict[str, Any]]:
-    # Tool results go into the transcript, after the assistant's tool calls:
-    # sent as a new prompt, Claude Code would first mark the calls interrupted.
-    turns = list(conversation.history)
-    if conversation.answers_tool_calls:
-        turns.append({"role": "user", "content": conversation.prompt})
-    return tools.prefix_history(turns)
-
-
-def _resume_env(conversation: Conversation) -> dict[str, str]:
-    # A transcript that ends in tool results is an interrupted turn; this makes
-    # Claude Code continue it without a new prompt (it adds a one-line
-    # "continue" note to that user turn).
-    return {"CLAUDE_CODE_RESUME_INTERRUPTED_TURN": "1"} if conversation.answers_tool_calls else {}
+# Warm sessions live in the event loop that started them; the sync entry
+# points run each call in a loop of its own (asyncio.run), so they run cold.
+_POOLING: contextvars.ContextVar[bool] = contextvars.ContextVar("claude_code_pooling", default=True)
 
 
 def _run_sync(make: Callable[[], Any]) -> Any:
     """Run a coroutine to completion from sync code, even inside a running loop."""
+    token = _POOLING.set(False)
+    try:
+        return _run_in_new_loop(make)
+    finally:
+        _POOLING.reset(token)
+
+
+def _run_in_new_loop(make: Callable[[], Any]) -> Any:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -190,5 +254,6 @@ def _run_sync(make: Callable[[], Any]) -> Any:
         running = True
     if not running:
         return asyncio.run(make())
+    context = contextvars.copy_context()
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
+        return pool.submit(context.run, lambda: asyncio.run(make())).result()

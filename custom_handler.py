@@ -15,7 +15,8 @@ from litellm_claude_code.proxy_hooks import ServedModelName
 
 validate_startup_config(sys.argv)
 
-claude_code_provider = ClaudeCodeProvider()
+# The proxy's event loop lives as long as the proxy: warm sessions pay off.
+claude_code_provider = ClaudeCodeProvider(pooling=True)
 
 # Registered under litellm_settings.callbacks in config/litellm_config.yaml.
 served_model_name = ServedModelName()

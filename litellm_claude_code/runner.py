@@ -1,10 +1,11 @@
-"""Running one Claude Code query with a deadline, and stopping it for sure.
+"""Running one Claude Code turn with a deadline, and stopping it for sure.
 
 The SDK's ``query()`` owns an anyio task group and a CLI process; it must be
-closed by the task that opened it. So it runs in a task of its own that feeds a
+closed by the task that opened it. So a turn (a one-shot ``query()`` or a turn
+on a connected ``ClaudeSDKClient``) runs in a task of its own that feeds a
 queue, and the consumer (the request) reads the queue under the request's
-deadline. When the deadline passes, an error is raised, or the client goes away,
-the consumer cancels that task, and the SDK's own cleanup ends the CLI process.
+deadline. When the deadline passes, an error is raised, or the client goes
+away, the consumer stops the CLI process and cancels that task.
 """
 
 from __future__ import annotations
@@ -12,14 +13,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
+
+from claude_agent_sdk import ResultMessage
 
 from .processes import stop_processes
 
 QueryFunction = Callable[..., AsyncIterator[Any]]
 
 STOP_GRACE_SECONDS = 5.0  # how long cleanup may take before we stop waiting for it
+SETTLE_SECONDS = 1.0  # how long a turn that has given its result may take to end
 
 
 class QueryTimeout(Exception):
@@ -48,14 +53,21 @@ async def _messages(*messages: dict[str, Any]) -> AsyncIterable[dict[str, Any]]:
         yield message
 
 
-async def _pump(query: QueryFunction, prompt: Any, options: Any, queue: asyncio.Queue[Any]) -> None:
+async def _pump(source: Callable[[], AsyncIterator[Any]], queue: asyncio.Queue[Any]) -> None:
     try:
-        async for message in query(prompt=prompt, options=options):
+        async for message in source():
             queue.put_nowait(message)
     except Exception as error:  # handed to the consumer, which maps it
         queue.put_nowait(_Raised(error))
     else:
         queue.put_nowait(_DONE)
+
+
+async def _settles(task: asyncio.Task[None]) -> bool:
+    """After its result a turn ends by itself; give it a moment to."""
+    with contextlib.suppress(BaseException):
+        await asyncio.wait({task}, timeout=SETTLE_SECONDS)
+    return task.done()
 
 
 async def _stop(task: asyncio.Task[None], cwd: str | None) -> None:
@@ -79,11 +91,37 @@ async def run_query(
     ``blocks`` is the new user turn; None sends no prompt, for a resumed
     session whose last turn is already in its transcript.
     """
+    prompt = _messages(user_message(blocks)) if blocks is not None else _messages()
+    source = lambda: query(prompt=prompt, options=options)  # noqa: E731
+    # After its result a one-shot process is of no further use: stop it at once.
+    async with aclosing(_drain(source, timeout, getattr(options, "cwd", None), keep=False)) as messages:
+        async for message in messages:
+            yield message
+
+
+async def run_turn(client: Any, blocks: list[dict[str, Any]], cwd: str, timeout: float) -> AsyncGenerator[Any, None]:
+    """SDK messages of one turn on a connected ``ClaudeSDKClient``, up to its result."""
+
+    async def source() -> AsyncIterator[Any]:
+        await client.query(_messages(user_message(blocks)))
+        async for message in client.receive_response():
+            yield message
+
+    async with aclosing(_drain(source, timeout, cwd, keep=True)) as messages:
+        async for message in messages:
+            yield message
+
+
+async def _drain(
+    source: Callable[[], AsyncIterator[Any]], timeout: float, cwd: str | None, keep: bool
+) -> AsyncGenerator[Any, None]:
+    """Messages from ``source`` under a deadline; its process is stopped on any
+    early exit, and after the result too unless ``keep`` (a session to reuse)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     queue: asyncio.Queue[Any] = asyncio.Queue()
-    prompt = _messages(user_message(blocks)) if blocks is not None else _messages()
-    task = asyncio.create_task(_pump(query, prompt, options, queue))
+    task = asyncio.create_task(_pump(source, queue))
+    finished = False  # the turn's result has been passed on
     try:
         while True:
             item = await _next(queue, deadline - loop.time())
@@ -91,9 +129,10 @@ async def run_query(
                 return
             if isinstance(item, _Raised):
                 raise item.error
+            finished = isinstance(item, ResultMessage)
             yield item
     finally:
-        await _stop(task, getattr(options, "cwd", None))
+        await _stop(task, None if keep and finished and await _settles(task) else cwd)
 
 
 async def _next(queue: asyncio.Queue[Any], remaining: float) -> Any:

@@ -37,6 +37,8 @@ class DeploymentSettings:
     timeout: float = 600.0  # seconds, when the request gives none
     default_system_prompt: str = DEFAULT_SYSTEM_PROMPT
     work_root: str | None = None  # where per-request empty working directories are made
+    pool_size: int = 2  # idle (ready or live) sessions kept for this deployment; 0 = always cold
+    idle_timeout: float = 300.0  # seconds an idle session is kept
 
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
@@ -50,6 +52,8 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "timeout": (int, float),
     "default_system_prompt": (str,),
     "work_root": (str,),
+    "pool_size": (int,),
+    "idle_timeout": (int, float),
 }
 
 
@@ -73,6 +77,10 @@ def _check_values(settings: DeploymentSettings) -> None:
         raise SettingsError(f"model_info.{SETTINGS_KEY}.auth must be 'oauth' or 'api_key', got {settings.auth!r}")
     if not 0 <= settings.max_retries <= 10:
         raise SettingsError(f"model_info.{SETTINGS_KEY}.max_retries must be between 0 and 10")
+    if not 0 <= settings.pool_size <= 64:
+        raise SettingsError(f"model_info.{SETTINGS_KEY}.pool_size must be between 0 and 64")
+    if settings.idle_timeout <= 0:
+        raise SettingsError(f"model_info.{SETTINGS_KEY}.idle_timeout must be positive")
     if settings.timeout <= 0:
         raise SettingsError(f"model_info.{SETTINGS_KEY}.timeout must be positive")
     if not settings.default_system_prompt.strip():

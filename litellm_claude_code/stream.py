@@ -79,6 +79,8 @@ class StreamTranslator:
         self.result: sdk.ResultMessage | None = None
         self.started = False  # a content chunk has been produced
         self.complete = False  # the answer is over: stop reading the query
+        self._text: list[str] = []  # the answer's text as sent
+        self._text_only = True  # no reasoning or tool calls were sent
 
     # -- dispatch -----------------------------------------------------------
 
@@ -155,7 +157,25 @@ class StreamTranslator:
         if delta.content:
             # Stop sequences cut the text; reasoning and tool calls pass as they are.
             delta.content = self._cutter.feed(delta.content) or None
-        return [self._chunk(delta)] if _has_content(delta) else []
+        if not _has_content(delta):
+            return []
+        self._text.append(delta.content or "")
+        self._text_only = self._text_only and not (getattr(delta, "reasoning_content", None) or delta.tool_calls)
+        return [self._chunk(delta)]
+
+    @property
+    def plain_reply(self) -> str | None:
+        """The whole reply, when a session now holds exactly it as its last turn.
+
+        Only a complete, uncut, text-only answer: anything else (an error, a
+        stop sequence or token cap that cut it, reasoning, tool calls, JSON
+        output) leaves a session whose history the client cannot resend as is.
+        """
+        result = self.result
+        clean = result is not None and not result.is_error and (result.stop_reason or "end_turn") == "end_turn"
+        if not clean or self._cutter.stops or self._json_output or not self._text_only:
+            return None
+        return "".join(self._text)
 
     def _on_assistant(self, message: sdk.AssistantMessage) -> list[ModelResponseStream]:
         if message.parent_tool_use_id is not None:

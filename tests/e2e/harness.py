@@ -136,3 +136,26 @@ def wait_for_no_cli(pid: int, within: float) -> list[int]:
         time.sleep(0.05)
         left = cli_processes(pid)
     return left
+
+
+def settled_cli_processes(pid: int, quiet: float = 1.0, within: float = 10.0) -> set[int]:
+    """The CLI processes under ``pid`` once no session has started or ended for ``quiet`` seconds."""
+    deadline = time.monotonic() + within
+    current = set(cli_processes(pid))
+    stable_since = time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - stable_since < quiet:
+        time.sleep(0.1)
+        now = set(cli_processes(pid))
+        if now != current:
+            current, stable_since = now, time.monotonic()
+    return current
+
+
+def wait_until_gone(pid: int, targets: set[int], within: float) -> set[int]:
+    """Poll until none of ``targets`` runs under ``pid``; those still running at the end."""
+    deadline = time.monotonic() + within
+    left = targets & set(cli_processes(pid))
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = targets & set(cli_processes(pid))
+    return left

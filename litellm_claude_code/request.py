@@ -1,0 +1,101 @@
+"""Everything decided for one chat request, before any process runs (pure)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import tools
+from .options import QueryPlan
+from .params import Controls
+from .prompt import Conversation
+from .settings import DeploymentSettings
+from .stream import StreamTranslator
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: str
+    settings: DeploymentSettings
+    conversation: Conversation
+    controls: Controls
+    timeout: float
+    env: Mapping[str, str]
+    config_dir: str
+
+    @property
+    def system_prompt(self) -> str:
+        return self.conversation.system or self.settings.default_system_prompt
+
+    @property
+    def poolable(self) -> bool:
+        """Plain chat: a warm session serves it the same as a cold one would."""
+        controls, conversation = self.controls, self.conversation
+        special = controls.tools.offered or controls.output_schema or conversation.answers_tool_calls
+        return self.settings.pool_size > 0 and not special
+
+    @property
+    def ready_key(self) -> Hashable:
+        """What a ready session must share with this request to serve it."""
+        controls = self.controls
+        thinking = json.dumps(controls.thinking, sort_keys=True)
+        return (
+            self.settings,
+            self.model,
+            self.system_prompt,
+            tuple(sorted(self.env.items())),
+            controls.effort,
+            thinking,
+        )
+
+    def transcript_turns(self) -> list[dict[str, Any]]:
+        """Turns to write as the resumed session (tool results included)."""
+        # Sent as a new prompt, tool results would make Claude Code first mark
+        # its tool calls interrupted; in the transcript they are real turns.
+        turns = list(self.conversation.history)
+        if self.conversation.answers_tool_calls:
+            turns.append({"role": "user", "content": self.conversation.prompt})
+        return tools.prefix_history(turns)
+
+    def plan(self, cwd: str, resume: str | None) -> QueryPlan:
+        controls = self.controls
+        return QueryPlan(
+            model=self.model,
+            system_prompt=self.system_prompt,
+            cwd=cwd,
+            env=dict(self.env),
+            resume=resume,
+            effort=controls.effort,
+            thinking=controls.thinking,
+            output_schema=controls.output_schema,
+            tools=controls.tools,
+        )
+
+    def translator(self) -> StreamTranslator:
+        controls = self.controls
+        return StreamTranslator(
+            self.model,
+            stop=controls.stop,
+            json_output=controls.output_schema is not None,
+            tool_names={tools.internal_name(f.name): f.name for f in controls.tools.offered},
+            max_tool_calls=None if controls.tools.parallel else 1,
+        )
+
+    def held_turns(self, reply: str) -> list[dict[str, Any]]:
+        """The conversation a session holds after answering this request with ``reply``."""
+        return [
+            *self.conversation.history,
+            {"role": "user", "content": self.conversation.prompt},
+            {"role": "assistant", "content": [{"type": "text", "text": reply}]},
+        ]
+
+
+def resume_env(conversation: Conversation) -> dict[str, str]:
+    """A transcript that ends in tool results is an interrupted turn: continue it.
+
+    Claude Code then goes on without a new prompt (it adds a one-line
+    "continue" note to that user turn).
+    """
+    return {"CLAUDE_CODE_RESUME_INTERRUPTED_TURN": "1"} if conversation.answers_tool_calls else {}
