@@ -26,13 +26,19 @@ from litellm.types.utils import ModelResponse, ModelResponseStream
 
 from litellm_claude_code import errors, sessions
 from litellm_claude_code.environment import cli_environment, config_dir
+from litellm_claude_code.limits import Busy, Limiter
 from litellm_claude_code.options import build_options
 from litellm_claude_code.params import Controls, ParamError, cli_env, controls_from
 from litellm_claude_code.pool import Connect, Session, SessionPool, close_session, conversation_key
 from litellm_claude_code.prompt import Conversation, PromptError, convert
 from litellm_claude_code.request import ChatRequest, resume_env
 from litellm_claude_code.runner import QueryFunction, QueryTimeout, run_query, run_turn
-from litellm_claude_code.settings import DeploymentSettings, SettingsError, settings_from_litellm_params
+from litellm_claude_code.settings import (
+    DeploymentSettings,
+    SettingsError,
+    deployment_id,
+    settings_from_litellm_params,
+)
 from litellm_claude_code.stream import StreamTranslator
 from litellm_claude_code.workspace import new_workdir, request_workspace
 
@@ -77,6 +83,7 @@ class ClaudeCodeProvider(CustomLLM):
         self._environ = environ
         self._connect = connect or connect_client
         self._pool_of_loop: SessionPool | None = None
+        self._limiter = Limiter()
 
     @property
     def _pool(self) -> SessionPool:
@@ -123,9 +130,13 @@ class ClaudeCodeProvider(CustomLLM):
     ) -> AsyncGenerator[ModelResponseStream, None]:
         request = self._request(model, messages, kwargs)
         try:
-            async with aclosing(self._run(request)) as chunks:
+            slot = self._limiter.gate(request.deployment, request.limits).slot()
+            async with slot, aclosing(self._run(request)) as chunks:
                 async for chunk in chunks:
                     yield chunk
+        except Busy as busy:
+            failure = errors.Failure(status=429, message=str(busy), retry_after=busy.retry_after)
+            raise errors.to_exception(failure, model) from None
         except QueryTimeout:
             raise errors.timeout_error(request.timeout, model) from None
         except sdk.ClaudeSDKError as error:
@@ -140,7 +151,8 @@ class ClaudeCodeProvider(CustomLLM):
         if self._environ is not None:  # an injected environment replaces the process's own
             env = {**self._environ, **env}
         timeout = _timeout_seconds(kwargs.get("timeout"), settings.timeout)
-        return ChatRequest(model, settings, conversation, controls, timeout, env, config_dir(env, parent))
+        deployment = deployment_id(kwargs.get("litellm_params"), model)
+        return ChatRequest(model, settings, conversation, controls, timeout, env, config_dir(env, parent), deployment)
 
     def _settings(self, model: str, litellm_params: Any) -> DeploymentSettings:
         try:
@@ -228,7 +240,7 @@ class ClaudeCodeProvider(CustomLLM):
             shutil.rmtree(cwd, ignore_errors=True)
             raise
         settings = request.settings
-        return Session(client, cwd, request.config_dir, settings, request.ready_key, settings.idle_timeout)
+        return Session(client, cwd, request.config_dir, request.deployment, request.ready_key, settings.idle_timeout)
 
 
 # Warm sessions live in the event loop that started them; the sync entry

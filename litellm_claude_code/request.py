@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import tools
+from .limits import Limits
 from .options import QueryPlan
 from .params import Controls
 from .prompt import Conversation
@@ -24,6 +25,7 @@ class ChatRequest:
     timeout: float
     env: Mapping[str, str]
     config_dir: str
+    deployment: str  # the router's deployment id: the unit of pooling and limits
 
     @property
     def system_prompt(self) -> str:
@@ -49,6 +51,11 @@ class ChatRequest:
             controls.effort,
             thinking,
         )
+
+    @property
+    def limits(self) -> Limits:
+        settings = self.settings
+        return Limits(settings.max_concurrent, settings.max_queue, settings.queue_timeout)
 
     def transcript_turns(self) -> list[dict[str, Any]]:
         """Turns to write as the resumed session (tool results included)."""

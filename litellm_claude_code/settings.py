@@ -39,6 +39,9 @@ class DeploymentSettings:
     work_root: str | None = None  # where per-request empty working directories are made
     pool_size: int = 2  # idle (ready or live) sessions kept for this deployment; 0 = always cold
     idle_timeout: float = 300.0  # seconds an idle session is kept
+    max_concurrent: int = 8  # Claude Code sessions answering at once for this deployment
+    max_queue: int = 32  # requests waiting for a session; past it: 429
+    queue_timeout: float = 30.0  # seconds a request may wait for a session; past it: 429
 
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
@@ -54,6 +57,9 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "work_root": (str,),
     "pool_size": (int,),
     "idle_timeout": (int, float),
+    "max_concurrent": (int,),
+    "max_queue": (int,),
+    "queue_timeout": (int, float),
 }
 
 
@@ -79,6 +85,10 @@ def _check_values(settings: DeploymentSettings) -> None:
         raise SettingsError(f"model_info.{SETTINGS_KEY}.max_retries must be between 0 and 10")
     if not 0 <= settings.pool_size <= 64:
         raise SettingsError(f"model_info.{SETTINGS_KEY}.pool_size must be between 0 and 64")
+    if settings.max_concurrent < 1 or settings.max_queue < 0:
+        raise SettingsError(f"model_info.{SETTINGS_KEY}.max_concurrent must be >= 1 and max_queue >= 0")
+    if settings.queue_timeout <= 0:
+        raise SettingsError(f"model_info.{SETTINGS_KEY}.queue_timeout must be positive")
     if settings.idle_timeout <= 0:
         raise SettingsError(f"model_info.{SETTINGS_KEY}.idle_timeout must be positive")
     if settings.timeout <= 0:
@@ -105,6 +115,13 @@ def settings_from_litellm_params(litellm_params: Mapping[str, Any] | None) -> De
     if not isinstance(model_info, Mapping):
         return DeploymentSettings()
     return parse_settings(model_info.get(SETTINGS_KEY))
+
+
+def deployment_id(litellm_params: Mapping[str, Any] | None, model: str) -> str:
+    """The router's id of the deployment (its model name outside the router)."""
+    model_info = (litellm_params or {}).get("model_info") or {}
+    identity = model_info.get("id") if isinstance(model_info, Mapping) else None
+    return str(identity or model)
 
 
 def expand(path: str) -> Path:
