@@ -11,7 +11,7 @@ import sys
 
 from claude_code_provider import ClaudeCodeProvider
 from litellm_claude_code.config_check import validate_startup_config
-from litellm_claude_code.proxy_hooks import ServedModelName
+from litellm_claude_code.proxy_hooks import ProxyHooks
 
 validate_startup_config(sys.argv)
 
@@ -19,4 +19,4 @@ validate_startup_config(sys.argv)
 claude_code_provider = ClaudeCodeProvider(pooling=True)
 
 # Registered under litellm_settings.callbacks in config/litellm_config.yaml.
-served_model_name = ServedModelName()
+proxy_hooks = ProxyHooks()

@@ -8,6 +8,7 @@ prompt, the earlier turns (carried as a resumed session) and the new user turn.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,9 @@ from litellm.llms.anthropic.chat.transformation import AnthropicConfig
 
 from .images import ImageError, check_turns
 
+# Far above any Claude context window (about 1M tokens at most, ~4 MB of text),
+# so only input no model could take is refused here, before a process starts.
+MAX_MESSAGES_BYTES = 8 * 1024 * 1024
 KNOWN_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 SYSTEM_ROLES = frozenset({"system", "developer"})
 
@@ -55,9 +59,19 @@ def _as_system(message: Mapping[str, Any]) -> dict[str, Any]:
     return {**message, "role": "system"} if message.get("role") == "developer" else dict(message)
 
 
+def check_shapes(messages: object) -> None:
+    """The structural checks alone: a list of messages of known roles and content types, not too large."""
+    if not isinstance(messages, list) or not messages:
+        raise PromptError("messages must be a non-empty list of messages")
+    for index, message in enumerate(messages):
+        _check_message(index, message)
+    size = len(json.dumps(messages, ensure_ascii=False, default=str).encode())
+    if size > MAX_MESSAGES_BYTES:
+        raise PromptError(f"messages are too large: {size} bytes exceeds the limit of {MAX_MESSAGES_BYTES} bytes")
+
+
 def _normalise(messages: Sequence[object]) -> list[dict[str, Any]]:
-    if not messages:
-        raise PromptError("messages must contain at least one message")
+    check_shapes(messages)
     return [_as_system(_check_message(i, m)) for i, m in enumerate(messages)]
 
 

@@ -78,7 +78,8 @@ def test_conversion(messages: list[dict[str, Any]], expected: Conversation) -> N
 @pytest.mark.parametrize(
     ("messages", "complaint"),
     [
-        ([], "at least one message"),
+        ([], "non-empty list"),
+        ([{"role": "user", "content": "x" * (9 * 1024 * 1024)}], "too large"),
         ([{"role": "system", "content": "only"}], "user message"),
         ([{"role": "wizard", "content": "hi"}], "role 'wizard'"),
         (["hi"], r"messages\[0\] must be an object"),

@@ -1,0 +1,73 @@
+"""Malformed and hostile input: a 4xx naming the problem, never a 500 or a hang."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.anthropic_mock import MockAnthropic
+
+from .harness import Proxy
+
+pytestmark = pytest.mark.e2e
+
+
+def _post(proxy: Proxy, body: Any, raw: bytes | None = None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {proxy.master_key}", "Content-Type": "application/json"}
+    url = f"{proxy.url}/v1/chat/completions"
+    if raw is not None:
+        return httpx.post(url, headers=headers, content=raw, timeout=60)
+    return httpx.post(url, headers=headers, json=body, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "named"),
+    [
+        ({"model": "sonnet", "messages": "hello"}, 400, "messages"),
+        ({"model": "sonnet", "messages": [{"role": "user", "content": 42}]}, 400, "content"),
+        ({"model": "sonnet", "messages": [{"role": "wizard", "content": "hi"}]}, 400, "wizard"),
+        ({"model": "sonnet", "messages": []}, 400, "messages"),
+        ({"model": "sonnet", "messages": [{"role": "user", "content": ""}]}, 400, "empty"),
+        ({"model": "sonnet", "messages": [{"role": "user"}]}, 400, "empty"),
+        ({"model": "sonnet", "messages": [{"content": "no role"}]}, 400, "role"),
+        ({"model": "sonnet", "messages": [{"role": "user", "content": "hi"}], "max_tokens": -5}, 400, "max_tokens"),
+        ({"model": "sonnet", "messages": [{"role": "user", "content": "hi"}], "stop": [1, 2]}, 400, "stop"),
+        ({"model": "no-such-model", "messages": [{"role": "user", "content": "hi"}]}, 400, "no-such-model"),
+    ],
+)
+def test_malformed_requests_are_4xx(proxy: Proxy, mock: MockAnthropic, body: Any, status: int, named: str) -> None:
+    response = _post(proxy, body)
+    assert response.status_code == status, response.text
+    assert named in response.text
+    assert mock.requests == []
+
+
+def test_malformed_json_is_4xx(proxy: Proxy) -> None:
+    response = _post(proxy, None, raw=b'{"model": "sonnet", "messages": [')
+    assert 400 <= response.status_code < 500, response.text
+
+
+def test_control_characters_pass_through_as_text(proxy: Proxy, mock: MockAnthropic) -> None:
+    text = "bell\x07 null\x00 escape\x1b[31m del\x7f"
+    response = _post(proxy, {"model": "sonnet", "messages": [{"role": "user", "content": text}]})
+    assert response.status_code == 200, response.text
+    sent = mock.requests[-1].body["messages"]
+    assert any(text in str(block.get("text")) for m in sent if m["role"] == "user" for block in m["content"])
+
+
+def test_a_10_mb_message_is_refused_by_size(proxy: Proxy, mock: MockAnthropic) -> None:
+    response = _post(proxy, {"model": "sonnet", "messages": [{"role": "user", "content": "x" * (10 * 1024 * 1024)}]})
+    assert response.status_code in (400, 413), response.text[:500]
+    assert "too large" in response.text or "exceeds" in response.text
+    assert mock.requests == []
+
+
+def test_10000_messages_are_served_or_refused_cleanly(proxy: Proxy, mock: MockAnthropic) -> None:
+    messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"m{i}"} for i in range(9_999)]
+    response = _post(proxy, {"model": "sonnet", "messages": messages})
+    assert response.status_code in (200, 400), response.text[:500]
+    if response.status_code == 200:
+        turns = [m for m in mock.requests[-1].body["messages"] if m["role"] in ("user", "assistant")]
+        assert len(turns) == 9_999
