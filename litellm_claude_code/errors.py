@@ -33,6 +33,7 @@ class Failure:
     message: str = ""
     retry_after: float | None = None  # seconds, from upstream rate-limit facts
     context_exceeded: bool = False
+    api_unreachable: bool = False  # the API call failed without any HTTP answer
 
 
 ExceptionFactory = Callable[[str, str, dict[str, str]], Exception]
@@ -131,6 +132,8 @@ def status_for(failure: Failure) -> int:
         return 400
     if failure.status is not None:
         return failure.status
+    if failure.api_unreachable:
+        return 502
     return KIND_STATUS.get(failure.kind or "unknown", 500)
 
 

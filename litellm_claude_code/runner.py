@@ -17,13 +17,14 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
-from claude_agent_sdk import ResultMessage
+from claude_agent_sdk import ProcessError, ResultMessage
 
-from .processes import stop_processes
+from .processes import children_in, stop_processes
 
 QueryFunction = Callable[..., AsyncIterator[Any]]
 
 STOP_GRACE_SECONDS = 5.0  # how long cleanup may take before we stop waiting for it
+WATCH_INTERVAL_SECONDS = 0.5  # how often a quiet turn checks that its process still runs
 SETTLE_SECONDS = 1.0  # how long a turn that has given its result may take to end
 
 
@@ -122,9 +123,10 @@ async def _drain(
     queue: asyncio.Queue[Any] = asyncio.Queue()
     task = asyncio.create_task(_pump(source, queue))
     finished = False  # the turn's result has been passed on
+    watch = ProcessWatch(cwd)
     try:
         while True:
-            item = await _next(queue, deadline - loop.time())
+            item = await _next(queue, deadline, watch)
             if item is _DONE:
                 return
             if isinstance(item, _Raised):
@@ -135,10 +137,35 @@ async def _drain(
         await _stop(task, None if keep and finished and await _settles(task) else cwd)
 
 
-async def _next(queue: asyncio.Queue[Any], remaining: float) -> Any:
-    if remaining <= 0:
-        raise QueryTimeout
-    try:
-        return await asyncio.wait_for(queue.get(), remaining)
-    except TimeoutError:
-        raise QueryTimeout from None
+class ProcessWatch:
+    """Notices a CLI process that died without the SDK noticing.
+
+    The SDK learns of the end of the CLI from its stdout closing; a process
+    killed while something else still holds that pipe would leave the request
+    waiting until its deadline. Once the request's process has been seen, its
+    disappearance ends the turn as a crash.
+    """
+
+    def __init__(self, cwd: str | None) -> None:
+        self.cwd = cwd
+        self.seen = False
+
+    def gone(self) -> bool:
+        if self.cwd is None:
+            return False
+        running = bool(children_in(self.cwd))
+        self.seen = self.seen or running
+        return self.seen and not running
+
+
+async def _next(queue: asyncio.Queue[Any], deadline: float, watch: ProcessWatch) -> Any:
+    loop = asyncio.get_running_loop()
+    while True:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise QueryTimeout
+        try:
+            return await asyncio.wait_for(queue.get(), min(remaining, WATCH_INTERVAL_SECONDS))
+        except TimeoutError:
+            if watch.gone():
+                raise ProcessError("Claude Code exited in the middle of its answer") from None

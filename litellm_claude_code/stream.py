@@ -242,6 +242,9 @@ class StreamTranslator:
             message=text,
             retry_after=retry_after,
             context_exceeded=result.terminal_reason in CONTEXT_EXCEEDED_REASONS,
+            # An API error with no HTTP status: the API could not be reached or
+            # broke off (connection refused, reset, DNS) -> a bad gateway.
+            api_unreachable=result.terminal_reason == "api_error" and result.api_error_status is None,
         )
 
     def usage(self) -> Usage:

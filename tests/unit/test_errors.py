@@ -35,6 +35,7 @@ from litellm_claude_code.errors import Failure
         (Failure(kind="billing_error", message="pay"), litellm.PermissionDeniedError, 403),
         (Failure(kind=None, message="?"), litellm.InternalServerError, 500),
         (Failure(status=400, context_exceeded=True, message="long"), litellm.ContextWindowExceededError, 400),
+        (Failure(kind="unknown", api_unreachable=True, message="ECONNREFUSED"), litellm.BadGatewayError, 502),
     ],
 )
 def test_failure_maps_to_exception(failure: Failure, exception: type, status: int) -> None:
