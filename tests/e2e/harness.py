@@ -49,6 +49,11 @@ class Proxy:
     process: subprocess.Popen[bytes]
     home: Path
 
+    @property
+    def workdirs(self) -> list[Path]:
+        """Working directories of this proxy's Claude Code processes that still exist."""
+        return list((self.home / "tmp").glob("claude-code-req-*"))
+
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -202,8 +201,7 @@ def test_no_conversation_left_on_the_server(client: openai.OpenAI, proxy: Proxy)
     assert (list(projects.rglob("*.jsonl")) if projects.exists() else []) == []
     files = [p for p in proxy.home.rglob("*") if p.is_file() and not p.name.startswith("proxy-")]
     assert [p for p in files if secret in p.read_text(errors="replace")] == []
-    workdirs = list(Path(tempfile.gettempdir()).glob("claude-code-req-*"))
-    assert [p for d in workdirs for p in d.rglob("*")] == []  # idle sessions' directories stay empty
+    assert [p for d in proxy.workdirs for p in d.rglob("*")] == []  # idle sessions' directories stay empty
 
 
 def _status_and_headers(proxy: Proxy, model: str, **extra: Any) -> httpx.Response:
