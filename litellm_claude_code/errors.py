@@ -132,9 +132,9 @@ def status_for(failure: Failure) -> int:
         return 400
     if failure.status is not None:
         return failure.status
-    if failure.api_unreachable:
-        return 502
-    return KIND_STATUS.get(failure.kind or "unknown", 500)
+    if failure.kind not in (None, "unknown"):
+        return KIND_STATUS.get(failure.kind, 500)  # e.g. not logged in: decided before any API call
+    return 502 if failure.api_unreachable else 500
 
 
 def _factory(failure: Failure) -> ExceptionFactory:

@@ -78,7 +78,16 @@ def run_proxy(home: Path, env: dict[str, str], config: Path = CONFIG) -> Iterato
     master_key = f"sk-{secrets.token_urlsafe(24)}"
     full_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CLAUDE_CODE_OAUTH_TOKEN")}
     full_env.update(env)
-    full_env.update({"LITELLM_MASTER_KEY": master_key, "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+    tmp = home / "tmp"  # this proxy's own temporary directory, to see exactly what it leaves
+    tmp.mkdir(exist_ok=True)
+    full_env.update(
+        {
+            "LITELLM_MASTER_KEY": master_key,
+            "PYTHONPATH": str(ROOT),
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "TMPDIR": str(tmp),
+        }
+    )
     log = home / f"proxy-{port}.log"
     litellm_bin = Path(sys.executable).parent / "litellm"
     command = [str(litellm_bin), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
@@ -164,3 +173,16 @@ def wait_until_gone(pid: int, targets: set[int], within: float) -> set[int]:
         time.sleep(0.05)
         left = targets & set(cli_processes(pid))
     return left
+
+
+def processes_in(pid: int, directories: set[Path]) -> set[int]:
+    """Processes under ``pid`` whose working directory is one of ``directories``."""
+    targets = {str(d) for d in directories}
+    found = set()
+    for child in descendants(pid):
+        try:
+            if os.readlink(f"/proc/{child}/cwd") in targets:
+                found.add(child)
+        except OSError:
+            continue
+    return found

@@ -10,7 +10,7 @@ import pytest
 
 from tests.anthropic_mock import MockAnthropic, Reply
 
-from .harness import Proxy, cli_processes, settled_cli_processes, wait_until_gone
+from .harness import Proxy, cli_processes, processes_in, settled_cli_processes, wait_until_gone
 
 pytestmark = pytest.mark.e2e
 
@@ -34,13 +34,14 @@ def test_client_disconnect_stops_the_cli(proxy: Proxy, mock: MockAnthropic) -> N
     mock.script(Reply(chunks=[f"part{i} " for i in range(40)], delay=0.25))
     headers = {"Authorization": f"Bearer {proxy.master_key}"}
     body = {"model": "opus", "messages": _messages(), "stream": True}
-    idle = settled_cli_processes(proxy.process.pid)
+    before = set(proxy.workdirs)
     with httpx.stream("POST", f"{proxy.url}/v1/chat/completions", headers=headers, json=body, timeout=30) as response:
         for line in response.iter_lines():
             if "part0" in line:
                 break
-        serving = set(cli_processes(proxy.process.pid)) - idle
-        assert serving, "the request's CLI should be running mid-stream"
+        # the request's process: the one working in the directory made for it
+        serving = processes_in(proxy.process.pid, set(proxy.workdirs) - before)
+        assert serving, (before, proxy.workdirs, cli_processes(proxy.process.pid))
     disconnected = time.monotonic()
     assert wait_until_gone(proxy.process.pid, serving, within=5) == set()
     assert time.monotonic() - disconnected < 2
