@@ -214,7 +214,9 @@ class ClaudeCodeProvider(CustomLLM):
         finally:
             # Also reached when the caller stops reading right after the result.
             if not self._keep(request, session, translator.plain_reply):
-                await close_session(session)
+                # Shielded: a client that went away cancels this task, and the
+                # session's process and directory must go all the same.
+                await asyncio.shield(close_session(session))
 
     def _keep(self, request: ChatRequest, session: Session, reply: str | None) -> bool:
         sessions.remove_project(session.config_dir, session.cwd)  # the transcript was read at start

@@ -132,9 +132,9 @@ def status_for(failure: Failure) -> int:
         return 400
     if failure.status is not None:
         return failure.status
-    if failure.kind not in (None, "unknown"):
-        return KIND_STATUS.get(failure.kind, 500)  # e.g. not logged in: decided before any API call
-    return 502 if failure.api_unreachable else 500
+    if failure.api_unreachable and failure.kind in (None, "unknown", "server_error"):
+        return 502  # no HTTP answer from the API at all
+    return KIND_STATUS.get(failure.kind or "unknown", 500)  # e.g. not logged in: decided before any API call
 
 
 def _factory(failure: Failure) -> ExceptionFactory:

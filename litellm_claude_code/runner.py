@@ -64,6 +64,10 @@ async def _pump(source: Callable[[], AsyncIterator[Any]], queue: asyncio.Queue[A
         queue.put_nowait(_DONE)
 
 
+async def _finish(task: asyncio.Task[None], cwd: str | None, keep: bool) -> None:
+    await _stop(task, None if keep and await _settles(task) else cwd)
+
+
 async def _settles(task: asyncio.Task[None]) -> bool:
     """After its result a turn ends by itself; give it a moment to."""
     with contextlib.suppress(BaseException):
@@ -134,7 +138,8 @@ async def _drain(
             finished = isinstance(item, ResultMessage)
             yield item
     finally:
-        await _stop(task, None if keep and finished and await _settles(task) else cwd)
+        # Shielded: when the request is cancelled (client gone) its process must still be stopped.
+        await asyncio.shield(_finish(task, cwd, keep and finished))
 
 
 class ProcessWatch:

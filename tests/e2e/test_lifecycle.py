@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.anthropic_mock import MockAnthropic, Reply
 
-from .harness import Proxy, cli_processes, processes_in, settled_cli_processes, wait_until_gone
+from .harness import Proxy, claude_env, cli_processes, run_proxy, settled_cli_processes, wait_until_gone
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def proxy(mock: MockAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    """A proxy of its own (the repo config): no other test's sessions around the ones watched here."""
+    home = tmp_path_factory.mktemp("lifecycle-home")
+    with run_proxy(home, claude_env(home, mock.url)) as running:
+        yield running
 
 
 def _messages() -> list[dict[str, str]]:
@@ -31,25 +40,27 @@ def _post(proxy: Proxy, **body: object) -> httpx.Response:
 
 
 def test_client_disconnect_stops_the_cli(proxy: Proxy, mock: MockAnthropic) -> None:
-    mock.script(Reply(chunks=[f"part{i} " for i in range(40)], delay=0.25))
+    # the default reply, not a scripted one: a straggler from another test cannot take it
+    mock.default = Reply(chunks=[f"part{i} " for i in range(40)], delay=0.25)
     headers = {"Authorization": f"Bearer {proxy.master_key}"}
     body = {"model": "opus", "messages": _messages(), "stream": True}
-    before = set(proxy.workdirs)
+    idle = settled_cli_processes(proxy.process.pid)
     with httpx.stream("POST", f"{proxy.url}/v1/chat/completions", headers=headers, json=body, timeout=30) as response:
         for line in response.iter_lines():
             if "part0" in line:
                 break
-        # the request's process: the one working in the directory made for it
-        serving = processes_in(proxy.process.pid, set(proxy.workdirs) - before)
-        assert serving, (before, proxy.workdirs, cli_processes(proxy.process.pid))
+        started = set(cli_processes(proxy.process.pid)) - idle  # the request's process
+        assert started, "the request's process should be running mid-stream"
     disconnected = time.monotonic()
-    assert wait_until_gone(proxy.process.pid, serving, within=5) == set()
+    assert wait_until_gone(proxy.process.pid, started, within=5) == set()
     assert time.monotonic() - disconnected < 2
+    assert [p for d in proxy.workdirs for p in d.rglob("*")] == []
+    mock.default = Reply()
     assert _post(proxy).status_code == 200  # and the next request is served
 
 
 def test_deadline_stops_the_cli(proxy: Proxy, mock: MockAnthropic) -> None:
-    mock.script(Reply(hang=True))
+    mock.default = Reply(hang=True)
     idle = settled_cli_processes(proxy.process.pid)
     assert _post(proxy, timeout=2).status_code == 408
     assert wait_until_gone(proxy.process.pid, set(cli_processes(proxy.process.pid)) - idle, within=5) == set()

@@ -36,6 +36,7 @@ from litellm_claude_code.errors import Failure
         (Failure(kind=None, message="?"), litellm.InternalServerError, 500),
         (Failure(status=400, context_exceeded=True, message="long"), litellm.ContextWindowExceededError, 400),
         (Failure(kind="unknown", api_unreachable=True, message="ECONNREFUSED"), litellm.BadGatewayError, 502),
+        (Failure(kind="server_error", api_unreachable=True, message="ECONNREFUSED"), litellm.BadGatewayError, 502),
         (
             Failure(kind="authentication_failed", api_unreachable=True, message="Not logged in"),
             litellm.AuthenticationError,
