@@ -105,9 +105,9 @@ class SessionPool:
     def warm(self, template: Session, make_options: Callable[[], Any], capacity: int) -> None:
         """Start a ready session like ``template`` (a combination in use), in the background."""
         key = template.ready_key
-        if capacity <= 0 or key in self._warming or self._idle_count(template.deployment) >= capacity:
+        if capacity <= 0 or key in self._warming or any(s.ready_key == key for s in self._ready):
             return
-        if any(s.ready_key == key for s in self._ready):
+        if self._idle_count(template.deployment) >= capacity and not self._evict_live(template.deployment):
             return
         self._warming.add(key)
         self._spawn(self._start_ready(template, make_options(), capacity))
@@ -130,7 +130,7 @@ class SessionPool:
             template.idle_timeout,
             self._clock(),
         )
-        if self._idle_count(session.deployment) >= capacity:
+        if self._idle_count(session.deployment) >= capacity and not self._evict_live(session.deployment):
             await close_session(session)
             return
         self._ready[session] = None
@@ -143,6 +143,15 @@ class SessionPool:
 
     def _idle_count(self, deployment: Hashable) -> int:
         return len(self._idle(deployment))
+
+    def _evict_live(self, deployment: Hashable) -> bool:
+        """Make room for a ready session: a combination in use serves every new
+        conversation, an old live session only its own next turn."""
+        live = sorted((s for s in self._live.values() if s.deployment == deployment), key=lambda s: s.last_used)
+        if not live:
+            return False
+        self._discard(live[0])
+        return True
 
     def _trim(self, deployment: Hashable, capacity: int) -> None:
         idle = sorted(self._idle(deployment), key=lambda s: s.last_used)

@@ -108,12 +108,35 @@ def test_warm_starts_one_ready_session_per_combination(tmp_path: Path) -> None:
     _run(scenario())
 
 
-def test_warm_respects_capacity(tmp_path: Path) -> None:
+def test_warm_makes_room_by_evicting_the_oldest_live_session(tmp_path: Path) -> None:
     async def scenario() -> None:
         pool = SessionPool(connect=lambda options: asyncio.sleep(0, FakeClient()))
-        pool.keep_live("busy", _session(tmp_path, "live"), capacity=1)
-        pool.warm(_session(tmp_path, "t", key="combo"), lambda: SimpleNamespace(cwd=str(tmp_path)), capacity=1)
+        pool.keep_live("old", _session(tmp_path, "live"), capacity=1)
+        ready_dir = tmp_path / "ready"
+        ready_dir.mkdir()
+        pool.warm(_session(tmp_path, "t", key="combo"), lambda: SimpleNamespace(cwd=str(ready_dir)), capacity=1)
         await asyncio.sleep(0.05)
-        assert pool.take_ready("combo") is None
+        assert pool.take_live("old") is None
+        assert pool.take_ready("combo") is not None
+
+    _run(scenario())
+
+
+def test_warm_respects_capacity_of_ready_sessions(tmp_path: Path) -> None:
+    started: list[Any] = []
+
+    async def connect(options: Any) -> FakeClient:
+        started.append(options)
+        return FakeClient()
+
+    async def scenario() -> None:
+        pool = SessionPool(connect=connect)
+        first = tmp_path / "r1"
+        first.mkdir()
+        pool.warm(_session(tmp_path, "t1", key="a"), lambda: SimpleNamespace(cwd=str(first)), capacity=1)
+        await asyncio.sleep(0.05)
+        pool.warm(_session(tmp_path, "t2", key="b"), lambda: SimpleNamespace(cwd=str(tmp_path / "r2")), capacity=1)
+        await asyncio.sleep(0.05)
+        assert len(started) == 1  # no live session to evict: the ready one stays, no second process
 
     _run(scenario())
