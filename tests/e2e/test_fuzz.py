@@ -16,7 +16,9 @@ from .harness import Proxy
 pytestmark = pytest.mark.e2e
 
 roles = st.sampled_from(["user", "assistant", "system", "developer", "tool", "function", "wizard", "", None])
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=40))
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=40)
+)
 parts = st.one_of(
     st.fixed_dictionaries({"type": st.just("text"), "text": st.text(max_size=40)}),
     st.fixed_dictionaries(
