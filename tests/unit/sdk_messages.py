@@ -63,6 +63,7 @@ def result(
     api_error_status: int | None = None,
     text: str | None = None,
     terminal_reason: str | None = None,
+    structured_output: Any = None,
 ) -> sdk.ResultMessage:
     return sdk.ResultMessage(
         subtype="success",
@@ -76,6 +77,7 @@ def result(
         result=text,
         api_error_status=api_error_status,
         terminal_reason=terminal_reason,
+        structured_output=structured_output,
     )
 
 

@@ -84,12 +84,17 @@ def test_idle_sessions_expire(tmp_path: Path) -> None:
     _run(scenario())
 
 
-def test_warm_starts_one_ready_session_per_combination(tmp_path: Path) -> None:
-    started: list[Any] = []
-
+def _recording_connect(started: list[Any]) -> Any:
     async def connect(options: Any) -> FakeClient:
         started.append(options)
         return FakeClient()
+
+    return connect
+
+
+def test_warm_starts_one_ready_session_per_combination(tmp_path: Path) -> None:
+    started: list[Any] = []
+    connect = _recording_connect(started)
 
     async def scenario() -> None:
         pool = SessionPool(connect=connect)
@@ -124,10 +129,7 @@ def test_warm_makes_room_by_evicting_the_oldest_live_session(tmp_path: Path) -> 
 
 def test_warm_respects_capacity_of_ready_sessions(tmp_path: Path) -> None:
     started: list[Any] = []
-
-    async def connect(options: Any) -> FakeClient:
-        started.append(options)
-        return FakeClient()
+    connect = _recording_connect(started)
 
     async def scenario() -> None:
         pool = SessionPool(connect=connect)

@@ -196,16 +196,7 @@ def test_held_back_text_is_released_at_the_end() -> None:
 
 def test_json_output_is_the_validated_structured_output() -> None:
     translator = StreamTranslator("sonnet", json_output=True)
-    structured = sdk.ResultMessage(
-        subtype="success",
-        duration_ms=1,
-        duration_api_ms=1,
-        is_error=False,
-        num_turns=2,
-        session_id="s",
-        usage={"input_tokens": 1, "output_tokens": 1},
-        structured_output={"a": 1},
-    )
+    structured = result(structured_output={"a": 1})
     chunks = [c for m in [message_start(), text_start(), text_delta("Here:"), structured] for c in translator.feed(m)]
     assert [c.choices[0].delta.content for c in chunks] == ['{"a": 1}']
 
