@@ -1,0 +1,236 @@
+"""Benchmark: what the proxy adds to what the model takes.
+
+Starts the test suite's mock Anthropic API (instant by default) and measures, in one run:
+the floor (a direct streaming request to the mock), a cold ``claude_agent_sdk.query()``, and through
+the stock proxy the time to first token and total time for a fresh system prompt, a repeated one and
+a continued conversation; throughput and latency at several concurrency levels; peak memory of the
+proxy and its Claude Code processes. Prints a table (ratios to the cold query) and writes JSON.
+
+    scripts/bench [--requests 20] [--concurrency 1,4,8,16] [--first-byte-ms 0] [--json-out bench-results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import claude_agent_sdk as sdk
+import httpx
+
+from litellm_claude_code.environment import cli_environment
+from litellm_claude_code.options import QueryPlan, build_options
+from litellm_claude_code.settings import DeploymentSettings
+from tests.anthropic_mock import MockAnthropic, Reply
+from tests.e2e.harness import Proxy, claude_env, descendants, run_proxy
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) by nearest rank; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"p50_ms": percentile(values, 0.5) * 1000, "p95_ms": percentile(values, 0.95) * 1000, "n": len(values)}
+
+
+def table(rows: dict[str, dict[str, float]], cold_p50_ms: float) -> str:
+    lines = [f"{'case':62s} {'p50 ms':>9s} {'p95 ms':>9s} {'x cold':>7s}"]
+    for name, row in rows.items():
+        ratio = row["p50_ms"] / cold_p50_ms if cold_p50_ms else float("nan")
+        lines.append(f"{name:62s} {row['p50_ms']:9.1f} {row['p95_ms']:9.1f} {ratio:7.2f}")
+    return "\n".join(lines)
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class MemorySampler:
+    """Peak RSS of a process and all its descendants, sampled every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak_kib, self.peak_children = pid, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            children = descendants(self.pid)
+            self.peak_kib = max(self.peak_kib, sum(_rss_kib(p) for p in [self.pid, *children]))
+            self.peak_children = max(self.peak_children, len(children))
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def floor(mock: MockAnthropic, count: int) -> list[float]:
+    body = {"model": "claude-bench", "max_tokens": 64, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    out = []
+    for _ in range(count):
+        started = time.monotonic()
+        with httpx.stream("POST", f"{mock.url}/v1/messages", json=body, timeout=30) as response:
+            for line in response.iter_lines():
+                if "text_delta" in line:
+                    out.append(time.monotonic() - started)
+                    break
+    return out
+
+
+async def cold_queries(mock: MockAnthropic, home: Path, count: int) -> list[float]:
+    out = []
+    for _ in range(count):
+        env = {**claude_env(home, mock.url), **cli_environment(DeploymentSettings(), {})}
+        plan = QueryPlan(model="sonnet", system_prompt="Be brief.", cwd=tempfile.mkdtemp(), env=env)
+        started, first = time.monotonic(), None
+        async for message in sdk.query(prompt=_one_prompt(), options=build_options(plan, DeploymentSettings())):
+            if (
+                first is None
+                and isinstance(message, sdk.StreamEvent)
+                and message.event.get("type") == "content_block_delta"
+            ):
+                first = time.monotonic() - started
+        out.append(first if first is not None else float("nan"))
+    return out
+
+
+async def _one_prompt() -> Any:
+    yield {"type": "user", "message": {"role": "user", "content": "hi"}, "parent_tool_use_id": None}
+
+
+def stream_chat(proxy: Proxy, messages: list[dict[str, str]]) -> tuple[float, float, str]:
+    """(time to first content, total time, text) of one streamed chat completion."""
+    headers = {"Authorization": f"Bearer {proxy.master_key}"}
+    body = {"model": "sonnet", "messages": messages, "stream": True}
+    started, first, text = time.monotonic(), float("nan"), ""
+    with httpx.stream("POST", f"{proxy.url}/v1/chat/completions", headers=headers, json=body, timeout=120) as r:
+        for line in r.iter_lines():
+            if not line.startswith("data: {"):
+                continue
+            for choice in json.loads(line[6:]).get("choices", []):
+                piece = (choice.get("delta") or {}).get("content") or ""
+                if piece and text == "":
+                    first = time.monotonic() - started
+                text += piece
+    return first, time.monotonic() - started, text
+
+
+def proxy_cases(proxy: Proxy, count: int, pause: float) -> dict[str, tuple[list[float], list[float]]]:
+    def run(make: Callable[[int], list[dict[str, str]]], keep: bool = False) -> tuple[list[float], list[float]]:
+        firsts: list[float] = []
+        totals: list[float] = []
+        history: list[dict[str, str]] = []
+        for i in range(count):
+            messages = make(i) if not keep else history + make(i)
+            first, total, reply = stream_chat(proxy, messages)
+            firsts.append(first)
+            totals.append(total)
+            history = [*messages, {"role": "assistant", "content": reply}]
+            time.sleep(pause)  # what a user's think time gives warm-up
+        return firsts, totals
+
+    system = {"role": "system", "content": "You are terse."}
+    stream_chat(proxy, [system, {"role": "user", "content": "warm-up"}])
+    time.sleep(pause)
+    return {
+        "proxy: new conversation, fresh system prompt": run(
+            lambda i: [{"role": "system", "content": str(uuid.uuid4())}, {"role": "user", "content": "hi"}]
+        ),
+        "proxy: new conversation, repeated system prompt": run(lambda i: [system, {"role": "user", "content": "hi"}]),
+        "proxy: continued conversation": run(
+            lambda i: ([system] if i == 0 else []) + [{"role": "user", "content": f"turn {i}"}], keep=True
+        ),
+    }
+
+
+async def concurrent(proxy: Proxy, level: int, count: int) -> dict[str, float]:
+    headers = {"Authorization": f"Bearer {proxy.master_key}"}
+    gate = asyncio.Semaphore(level)
+    latencies: list[float] = []
+    statuses: list[int] = []
+
+    async def one(client: httpx.AsyncClient) -> None:
+        async with gate:
+            started = time.monotonic()
+            body = {"model": "sonnet", "messages": [{"role": "user", "content": str(uuid.uuid4())}]}
+            response = await client.post(f"{proxy.url}/v1/chat/completions", headers=headers, json=body)
+            latencies.append(time.monotonic() - started)
+            statuses.append(response.status_code)
+
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=300) as client:
+        await asyncio.gather(*(one(client) for _ in range(count)))
+    elapsed = time.monotonic() - started
+    ok = statuses.count(200)
+    return {**summary(latencies), "throughput_rps": ok / elapsed, "ok": ok, "status_429": statuses.count(429)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--concurrency", default="1,4,8,16")
+    parser.add_argument("--first-byte-ms", type=float, default=0.0)
+    parser.add_argument("--chunks", type=int, default=3)
+    parser.add_argument("--chunk-delay-ms", type=float, default=0.0)
+    parser.add_argument("--pause", type=float, default=0.5, help="seconds between sequential requests")
+    parser.add_argument("--json-out", default="bench-results.json")
+    args = parser.parse_args()
+    reply = Reply(
+        chunks=[f"word{i} " for i in range(args.chunks)],
+        delay=args.chunk_delay_ms / 1000,
+        first_byte_delay=args.first_byte_ms / 1000,
+    )
+    home = Path(tempfile.mkdtemp(prefix="bench-"))
+    results: dict[str, Any] = {"settings": vars(args)}
+    with MockAnthropic() as mock:
+        mock.default = reply
+        rows = {"floor: direct streaming request to the mock": summary(floor(mock, args.requests))}
+        cold = asyncio.run(cold_queries(mock, home, args.requests))
+        rows["cold claude_agent_sdk.query()"] = summary(cold)
+        with run_proxy(home, claude_env(home, mock.url)) as proxy, MemorySampler(proxy.process.pid) as memory:
+            for name, (firsts, totals) in proxy_cases(proxy, args.requests, args.pause).items():
+                rows[f"{name} (first token)"] = summary(firsts)
+                rows[f"{name} (total)"] = summary(totals)
+            levels = [int(x) for x in args.concurrency.split(",") if x]
+            results["concurrency"] = {
+                str(n): asyncio.run(concurrent(proxy, n, max(args.requests, n * 2))) for n in levels
+            }
+        results["memory"] = {"peak_rss_mib": memory.peak_kib / 1024, "peak_processes": memory.peak_children}
+    results["latency"] = rows
+    print(table(rows, rows["cold claude_agent_sdk.query()"]["p50_ms"]))
+    for level, row in results["concurrency"].items():
+        print(
+            f"concurrency {level:>3s}: {row['throughput_rps']:.2f} req/s, p50 {row['p50_ms']:.0f} ms, "
+            f"p95 {row['p95_ms']:.0f} ms, ok {row['ok']}, 429 {row['status_429']}"
+        )
+    print(
+        f"peak memory (proxy + Claude Code processes): {results['memory']['peak_rss_mib']:.0f} MiB, "
+        f"{results['memory']['peak_processes']} processes at most"
+    )
+    Path(args.json_out).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
