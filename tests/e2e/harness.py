@@ -142,16 +142,6 @@ def cli_processes(pid: int) -> list[int]:
     return result
 
 
-def wait_for_no_cli(pid: int, within: float) -> list[int]:
-    """Poll until no CLI process is left under ``pid``; what is left at the end."""
-    deadline = time.monotonic() + within
-    left = cli_processes(pid)
-    while left and time.monotonic() < deadline:
-        time.sleep(0.05)
-        left = cli_processes(pid)
-    return left
-
-
 def settled_cli_processes(pid: int, quiet: float = 1.0, within: float = 10.0) -> set[int]:
     """The CLI processes under ``pid`` once no session has started or ended for ``quiet`` seconds."""
     deadline = time.monotonic() + within
@@ -173,16 +163,3 @@ def wait_until_gone(pid: int, targets: set[int], within: float) -> set[int]:
         time.sleep(0.05)
         left = targets & set(cli_processes(pid))
     return left
-
-
-def processes_in(pid: int, directories: set[Path]) -> set[int]:
-    """Processes under ``pid`` whose working directory is one of ``directories``."""
-    targets = {str(d) for d in directories}
-    found = set()
-    for child in descendants(pid):
-        try:
-            if os.readlink(f"/proc/{child}/cwd") in targets:
-                found.add(child)
-        except OSError:
-            continue
-    return found
