@@ -16,6 +16,7 @@ import os
 import shutil
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import aclosing
+from pathlib import Path
 from typing import Any
 
 import claude_agent_sdk as sdk
@@ -24,7 +25,7 @@ import litellm
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse, ModelResponseStream
 
-from litellm_claude_code import errors, sessions
+from litellm_claude_code import errors, health, sessions
 from litellm_claude_code.environment import cli_environment, config_dir
 from litellm_claude_code.limits import Busy, Limiter
 from litellm_claude_code.options import build_options
@@ -43,6 +44,9 @@ from litellm_claude_code.stream import StreamTranslator
 from litellm_claude_code.workspace import new_workdir, request_workspace
 
 logger = logging.getLogger("litellm_claude_code")
+
+# Where the SDK's wheel puts its Claude Code CLI (the SDK runs it by default).
+BUNDLED_CLI = Path(sdk.__file__).parent / "_bundled" / "claude"
 
 
 def _timeout_seconds(timeout: float | httpx.Timeout | None, default: float) -> float:
@@ -129,6 +133,10 @@ class ClaudeCodeProvider(CustomLLM):
         self, model: str, messages: list, kwargs: dict[str, Any]
     ) -> AsyncGenerator[ModelResponseStream, None]:
         request = self._request(model, messages, kwargs)
+        if health.is_health_probe(kwargs.get("litellm_params")):
+            for chunk in self._probe(request):
+                yield chunk
+            return
         try:
             slot = self._limiter.gate(request.deployment, request.limits).slot()
             async with slot, aclosing(self._run(request)) as chunks:
@@ -153,6 +161,18 @@ class ClaudeCodeProvider(CustomLLM):
         timeout = _timeout_seconds(kwargs.get("timeout"), settings.timeout)
         deployment = deployment_id(kwargs.get("litellm_params"), model)
         return ChatRequest(model, settings, conversation, controls, timeout, env, config_dir(env, parent), deployment)
+
+    @staticmethod
+    def _probe(request: ChatRequest) -> list[ModelResponseStream]:
+        """LiteLLM's health check: answered locally, no Claude Code process started."""
+        settings = request.settings
+        problem = health.binary_problem(settings.cli_path, BUNDLED_CLI)
+        if problem:
+            raise errors.to_exception(errors.Failure(status=503, message=problem), request.model)
+        problem = health.login_problem(settings.auth, request.env, request.config_dir)
+        if problem:
+            raise errors.to_exception(errors.Failure(status=401, message=problem), request.model)
+        return health.probe_chunks(request.model)
 
     def _settings(self, model: str, litellm_params: Any) -> DeploymentSettings:
         try:

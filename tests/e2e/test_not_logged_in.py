@@ -40,3 +40,18 @@ def test_not_logged_in_is_401_with_how_to_log_in(logged_out_proxy: Proxy, mock: 
     assert "authenticate-claude.sh" in response.text
     assert elapsed < 5, elapsed
     assert mock.requests == []  # the decoy ANTHROPIC_API_KEY was not used to call upstream
+
+
+def test_health_reports_the_missing_login_without_calling_claude(logged_out_proxy: Proxy, mock: MockAnthropic) -> None:
+    response = httpx.get(
+        f"{logged_out_proxy.url}/health",
+        headers={"Authorization": f"Bearer {logged_out_proxy.master_key}"},
+        params={"model": "sonnet"},
+        timeout=30,
+    )
+    assert response.status_code == 503, response.text  # LiteLLM: any unhealthy endpoint
+    body = response.json()
+    assert body["healthy_count"] == 0
+    assert body["unhealthy_count"] >= 1
+    assert "claude setup-token" in str(body["unhealthy_endpoints"])
+    assert mock.requests == [] and mock.other_requests == []
