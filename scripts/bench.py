@@ -25,12 +25,13 @@ from typing import Any
 
 import claude_agent_sdk as sdk
 import httpx
+import yaml
 
 from litellm_claude_code.environment import cli_environment
 from litellm_claude_code.options import QueryPlan, build_options
 from litellm_claude_code.settings import DeploymentSettings
 from tests.anthropic_mock import MockAnthropic, Reply
-from tests.e2e.harness import Proxy, claude_env, descendants, run_proxy
+from tests.e2e.harness import CONFIG, Proxy, claude_env, descendants, run_proxy
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -42,7 +43,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    return {"p50_ms": percentile(values, 0.5) * 1000, "p95_ms": percentile(values, 0.95) * 1000, "n": len(values)}
+    return {
+        "p50_ms": percentile(values, 0.5) * 1000,
+        "p95_ms": percentile(values, 0.95) * 1000,
+        "p99_ms": percentile(values, 0.99) * 1000,
+        "n": len(values),
+    }
 
 
 def table(rows: dict[str, dict[str, float]], cold_p50_ms: float) -> str:
@@ -51,6 +57,13 @@ def table(rows: dict[str, dict[str, float]], cold_p50_ms: float) -> str:
         ratio = row["p50_ms"] / cold_p50_ms if cold_p50_ms else float("nan")
         lines.append(f"{name:62s} {row['p50_ms']:9.1f} {row['p95_ms']:9.1f} {ratio:7.2f}")
     return "\n".join(lines)
+
+
+def tree_rss_mib(pid: int) -> tuple[float, float, int]:
+    """(RSS of ``pid``, RSS of it and all its descendants, number of descendants), MiB."""
+    children = descendants(pid)
+    own = _rss_kib(pid)
+    return own / 1024, (own + sum(_rss_kib(p) for p in children)) / 1024, len(children)
 
 
 def _rss_kib(pid: int) -> int:
@@ -187,6 +200,78 @@ async def concurrent(proxy: Proxy, level: int, count: int) -> dict[str, float]:
     return {**summary(latencies), "throughput_rps": ok / elapsed, "ok": ok, "status_429": statuses.count(429)}
 
 
+async def recorded_messages(mock: MockAnthropic, home: Path) -> list[Any]:
+    """One real query's SDK messages, to replay without a process."""
+    env = {**claude_env(home, mock.url), **cli_environment(DeploymentSettings(), {})}
+    plan = QueryPlan(model="sonnet", system_prompt="Be brief.", cwd=tempfile.mkdtemp(), env=env)
+    return [
+        message async for message in sdk.query(prompt=_one_prompt(), options=build_options(plan, DeploymentSettings()))
+    ]
+
+
+async def provider_overhead(messages: list[Any], home: Path, count: int) -> dict[str, dict[str, float]]:
+    """The provider's own work per request (conversion, workspace, options, translation), no process.
+
+    The provider gets a query function that replays recorded SDK messages at once,
+    so what is timed is everything the provider does around the SDK.
+    """
+    from claude_code_provider import ClaudeCodeProvider
+
+    async def replay(prompt: Any = None, options: Any = None, **_: Any) -> Any:
+        for message in messages:
+            yield message
+
+    env = claude_env(home, "http://127.0.0.1:9")
+    provider = ClaudeCodeProvider(query=replay, environ=env)
+    firsts, totals = [], []
+    for i in range(count):
+        chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": f"hi {i}"}]
+        started, first = time.perf_counter(), float("nan")
+        async for chunk in provider.astreaming("sonnet", chat, optional_params={}, litellm_params={}):
+            if math.isnan(first) and chunk.choices and chunk.choices[0].delta.content:
+                first = time.perf_counter() - started
+        firsts.append(first)
+        totals.append(time.perf_counter() - started)
+    return {"first_token": summary(firsts), "total": summary(totals)}
+
+
+async def soak(proxy: Proxy, count: int, samples: int = 10) -> dict[str, Any]:
+    """``count`` requests (new and continued conversations, 4 at a time); memory sampled as they go."""
+    headers = {"Authorization": f"Bearer {proxy.master_key}"}
+    gate = asyncio.Semaphore(4)
+    statuses: list[int] = []
+    trace: list[dict[str, float]] = []
+
+    async def one(client: httpx.AsyncClient, i: int) -> None:
+        messages = [{"role": "user", "content": f"soak {i}"}]
+        if i % 2:  # a continued conversation: earlier turns the proxy may or may not hold
+            messages = [{"role": "user", "content": f"soak {i - 1}"}, {"role": "assistant", "content": "ok"}, *messages]
+        async with gate:
+            body = {"model": "sonnet", "messages": messages}
+            response = await client.post(f"{proxy.url}/v1/chat/completions", headers=headers, json=body)
+            statuses.append(response.status_code)
+            if len(statuses) % max(1, count // samples) == 0:
+                own, total, processes = tree_rss_mib(proxy.process.pid)
+                trace.append({"requests": len(statuses), "proxy_mib": own, "total_mib": total, "processes": processes})
+
+    async with httpx.AsyncClient(timeout=300) as client:
+        await asyncio.gather(*(one(client, i) for i in range(count)))
+    return {"requests": count, "ok": statuses.count(200), "trace": trace}
+
+
+def capped_config(home: Path, cap: int) -> Path:
+    """The repo's config with a session cap of ``cap`` on every deployment."""
+    config = yaml.safe_load(CONFIG.read_text())
+    for deployment in config["model_list"]:
+        deployment["model_info"]["claude_code"] = {
+            **deployment["model_info"].get("claude_code", {}),
+            "max_concurrent": cap,
+        }
+    path = home / "capped-config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=20)
@@ -195,6 +280,11 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=3)
     parser.add_argument("--chunk-delay-ms", type=float, default=0.0)
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between sequential requests")
+    parser.add_argument("--overhead-requests", type=int, default=200, help="in-process provider runs (0: skip)")
+    parser.add_argument("--soak", type=int, default=1000, help="requests of the memory soak (0: skip)")
+    parser.add_argument("--load", type=int, default=500, help="requests of the capped load run (0: skip)")
+    parser.add_argument("--load-concurrency", type=int, default=32)
+    parser.add_argument("--session-cap", type=int, default=8, help="max_concurrent for the load run")
     parser.add_argument("--json-out", default="bench-results.json")
     args = parser.parse_args()
     reply = Reply(
@@ -217,7 +307,14 @@ def main() -> None:
             results["concurrency"] = {
                 str(n): asyncio.run(concurrent(proxy, n, max(args.requests, n * 2))) for n in levels
             }
+            if args.soak:
+                results["soak"] = asyncio.run(soak(proxy, args.soak))
         results["memory"] = {"peak_rss_mib": memory.peak_kib / 1024, "peak_processes": memory.peak_children}
+        if args.overhead_requests:
+            recorded = asyncio.run(recorded_messages(mock, home))
+            results["provider_overhead"] = asyncio.run(provider_overhead(recorded, home, args.overhead_requests))
+        if args.load:
+            results["load"] = load_run(mock, home, args)
     results["latency"] = rows
     print(table(rows, rows["cold claude_agent_sdk.query()"]["p50_ms"]))
     for level, row in results["concurrency"].items():
@@ -229,7 +326,52 @@ def main() -> None:
         f"peak memory (proxy + Claude Code processes): {results['memory']['peak_rss_mib']:.0f} MiB, "
         f"{results['memory']['peak_processes']} processes at most"
     )
+    report_extras(results)
     Path(args.json_out).write_text(json.dumps(results, indent=2))
+
+
+def load_run(mock: MockAnthropic, home: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """``--load`` requests at ``--load-concurrency`` against a proxy capped at ``--session-cap`` sessions."""
+    load_home = home / "load"
+    load_home.mkdir()
+    config = capped_config(load_home, args.session_cap)
+    with (
+        run_proxy(load_home, claude_env(load_home, mock.url), config=config) as proxy,
+        MemorySampler(proxy.process.pid) as memory,
+    ):
+        row = asyncio.run(concurrent(proxy, args.load_concurrency, args.load))
+    return {
+        **row,
+        "concurrency": args.load_concurrency,
+        "session_cap": args.session_cap,
+        "peak_rss_mib": memory.peak_kib / 1024,
+    }
+
+
+def report_extras(results: dict[str, Any]) -> None:
+    if "provider_overhead" in results:
+        own = results["provider_overhead"]
+        print(
+            f"provider's own work (replayed SDK messages, no process): first token p50 "
+            f"{own['first_token']['p50_ms']:.2f} ms, p95 {own['first_token']['p95_ms']:.2f} ms; "
+            f"whole request p50 {own['total']['p50_ms']:.2f} ms"
+        )
+    if "soak" in results:
+        trace = results["soak"]["trace"]
+        print(f"soak: {results['soak']['ok']}/{results['soak']['requests']} ok; memory as it went:")
+        for point in trace:
+            print(
+                f"  after {point['requests']:5.0f}: proxy {point['proxy_mib']:6.0f} MiB, "
+                f"with Claude Code {point['total_mib']:6.0f} MiB, {point['processes']:.0f} processes"
+            )
+    if "load" in results:
+        load = results["load"]
+        print(
+            f"load: {load['n']} requests at concurrency {load['concurrency']}, cap {load['session_cap']}: ok {load['ok']}, "
+            f"429 {load['status_429']}, other {load['n'] - load['ok'] - load['status_429']}; "
+            f"p50 {load['p50_ms']:.0f} ms, p95 {load['p95_ms']:.0f} ms, p99 {load['p99_ms']:.0f} ms; "
+            f"peak memory {load['peak_rss_mib']:.0f} MiB"
+        )
 
 
 if __name__ == "__main__":
