@@ -367,7 +367,8 @@ def report_extras(results: dict[str, Any]) -> None:
     if "load" in results:
         load = results["load"]
         print(
-            f"load: {load['n']} requests at concurrency {load['concurrency']}, cap {load['session_cap']}: ok {load['ok']}, "
+            f"load: {load['n']} requests at concurrency {load['concurrency']}, cap {load['session_cap']}: "
+            f"ok {load['ok']}, "
             f"429 {load['status_429']}, other {load['n'] - load['ok'] - load['status_429']}; "
             f"p50 {load['p50_ms']:.0f} ms, p95 {load['p95_ms']:.0f} ms, p99 {load['p99_ms']:.0f} ms; "
             f"peak memory {load['peak_rss_mib']:.0f} MiB"
