@@ -16,7 +16,7 @@ from .harness import Proxy, descendants, settled_cli_processes
 
 pytestmark = pytest.mark.e2e
 
-REQUESTS = 48
+REQUESTS = 200  # issue 6: 200 requests with random disconnects at concurrency 16
 CONCURRENCY = 16
 
 
