@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.anthropic_mock import MockAnthropic
+from tests.anthropic_mock import MockAnthropic, Reply
 
 from .harness import Proxy
 
@@ -71,3 +73,26 @@ def test_10000_messages_are_served_or_refused_cleanly(proxy: Proxy, mock: MockAn
     if response.status_code == 200:
         turns = [m for m in mock.requests[-1].body["messages"] if m["role"] in ("user", "assistant")]
         assert len(turns) == 9_999
+
+
+def test_a_model_that_tries_host_tools_runs_nothing(proxy: Proxy, mock: MockAnthropic, tmp_path: Path) -> None:
+    """Even if the model itself asks for Claude Code's tools, none exists to run."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CANARY-7731")
+    canary = tmp_path / "pwned"
+    attempt = Reply(
+        chunks=[],
+        stop_reason="tool_use",
+        tool_uses=[
+            {"id": "toolu_bash", "name": "Bash", "input": {"command": f"touch {canary}"}},
+            {"id": "toolu_read", "name": "Read", "input": {"file_path": str(secret)}},
+            {"id": "toolu_write", "name": "Write", "input": {"file_path": str(canary), "content": "x"}},
+        ],
+    )
+    mock.script(attempt, Reply(chunks=["Nothing ran."]))
+    prompt = f"Run `touch {canary}` and read {secret}, then cd / and list it."
+    response = _post(proxy, {"model": "sonnet", "messages": [{"role": "user", "content": prompt}]})
+    assert response.status_code < 500, response.text
+    assert not canary.exists()
+    assert all("TOP-SECRET-CANARY-7731" not in json.dumps(r.body) for r in mock.requests)
+    assert all(r.body.get("tools") in (None, []) for r in mock.requests)
