@@ -20,6 +20,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     LITELLM_LOCAL_MODEL_COST_MAP=True \
     CLAUDE_CONFIG_DIR=/home/app/.claude \
+    ENV_FILE=/home/app/.claude/oauth-token.env \
     PRISMA_BINARY_CACHE_DIR=/opt/prisma \
     PORT=4000
 RUN useradd --create-home --uid 10001 app

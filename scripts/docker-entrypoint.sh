@@ -12,6 +12,15 @@ case "${LITELLM_MASTER_KEY:-}" in
     echo "LITELLM_MASTER_KEY is a known weak key: use a long random one" >&2; exit 64 ;;
 esac
 
+# A setup-token stored with `authenticate-claude.sh token` inside the container lives in
+# ENV_FILE, in the credentials volume (the Dockerfile points it there); the environment wins.
+if [ -z "${CLAUDE_CODE_OAUTH_TOKEN:-}" ] && [ -n "${ENV_FILE:-}" ] && [ -f "$ENV_FILE" ]; then
+  stored="$(sed -n 's/^CLAUDE_CODE_OAUTH_TOKEN=//p' "$ENV_FILE" | tail -n 1)"
+  if [ -n "$stored" ]; then
+    export CLAUDE_CODE_OAUTH_TOKEN="$stored"
+  fi
+fi
+
 export PYTHONPATH="$APP_DIR${PYTHONPATH:+:$PYTHONPATH}"
 export LITELLM_LOCAL_MODEL_COST_MAP="${LITELLM_LOCAL_MODEL_COST_MAP:-True}"
 "$APP_DIR/scripts/authenticate-claude.sh" status || echo "the proxy starts anyway; requests get a 401 until you log in" >&2

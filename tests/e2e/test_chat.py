@@ -235,6 +235,17 @@ def test_upstream_rate_limit_gives_429_with_retry_after(proxy: Proxy, mock: Mock
     assert "usage limit" in response.text or "limit" in response.json()["error"]["message"]
 
 
+def test_upstream_rate_limit_without_reset_time_is_still_429(proxy: Proxy, mock: MockAnthropic) -> None:
+    limited = Reply(status=429, error_type="rate_limit_error", error_message="slow down")
+    mock.script(*[limited] * 6)
+    started = time.monotonic()
+    response = _status_and_headers(proxy, "opus")
+    assert response.status_code == 429, response.text
+    assert time.monotonic() - started < 30  # Claude Code's own retries are bounded (max_retries: 1)
+    mock.reset()
+    assert _status_and_headers(proxy, "opus").status_code == 200  # and the proxy serves the next request
+
+
 @pytest.mark.parametrize(
     ("status", "error_type", "expected"),
     [

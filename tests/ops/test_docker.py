@@ -74,6 +74,11 @@ def test_entrypoint_starts_the_proxy_and_health_starts_no_claude(mock: MockAnthr
     port = free_port()
     key = "sk-entrypoint-test-key-0123456789abcdef"
     env = {**claude_env(tmp_path, mock.url), "LITELLM_MASTER_KEY": key, "PORT": str(port), "HOST": "127.0.0.1"}
+    # The token as `authenticate-claude.sh token` stores it in the container's credentials volume.
+    stored = tmp_path / ".claude" / "oauth-token.env"
+    stored.parent.mkdir(exist_ok=True)
+    stored.write_text("CLAUDE_CODE_OAUTH_TOKEN=sk-ant-oat01-stored-in-the-volume\n")
+    env.update({"CLAUDE_CODE_OAUTH_TOKEN": "", "ENV_FILE": str(stored)})
     log = (tmp_path / "entrypoint.log").open("wb")
     process = _entrypoint(env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
@@ -93,7 +98,10 @@ def test_entrypoint_starts_the_proxy_and_health_starts_no_claude(mock: MockAnthr
         body = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]}
         response = httpx.post(f"{url}/v1/chat/completions", headers=headers, json=body, timeout=60)
         assert response.status_code == 200, response.text
-        assert "logged in" in (tmp_path / "entrypoint.log").read_text()
+        assert mock.requests[-1].headers["authorization"] == "Bearer sk-ant-oat01-stored-in-the-volume"
+        output = (tmp_path / "entrypoint.log").read_text()
+        assert "logged in" in output
+        assert "sk-ant-oat01-stored-in-the-volume" not in output
     finally:
         process.terminate()
         process.wait(20)
