@@ -26,7 +26,8 @@ def test_health_probes_every_model_without_starting_claude(proxy: Proxy, mock: M
     assert body["unhealthy_count"] == 0, body["unhealthy_endpoints"]
     assert {endpoint["model"].removeprefix("claude-code/") for endpoint in body["healthy_endpoints"]} == MODELS
     assert set(cli_processes(proxy.process.pid)) <= before
-    assert mock.requests == [] and mock.other_requests == []
+    assert mock.requests == []
+    assert mock.other_requests == []
 
 
 @pytest.mark.parametrize("path", ["/health/liveliness", "/health/readiness"])
@@ -35,4 +36,5 @@ def test_liveness_and_readiness_start_nothing(proxy: Proxy, mock: MockAnthropic,
     response = _get(proxy, path)
     assert response.status_code == 200, response.text
     assert set(cli_processes(proxy.process.pid)) <= before
-    assert mock.requests == [] and mock.other_requests == []
+    assert mock.requests == []
+    assert mock.other_requests == []

@@ -54,4 +54,5 @@ def test_health_reports_the_missing_login_without_calling_claude(logged_out_prox
     assert body["healthy_count"] == 0
     assert body["unhealthy_count"] >= 1
     assert "claude setup-token" in str(body["unhealthy_endpoints"])
-    assert mock.requests == [] and mock.other_requests == []
+    assert mock.requests == []
+    assert mock.other_requests == []
