@@ -25,7 +25,7 @@ import litellm
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse, ModelResponseStream
 
-from litellm_claude_code import errors, health, sessions
+from litellm_claude_code import errors, health, pricing, sessions
 from litellm_claude_code.environment import cli_environment, config_dir
 from litellm_claude_code.limits import Busy, Limiter
 from litellm_claude_code.options import build_options
@@ -103,7 +103,11 @@ class ClaudeCodeProvider(CustomLLM):
 
     async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
         chunks = [chunk async for chunk in self._chunks(model, messages, kwargs)]
-        response = litellm.stream_chunk_builder(chunks, messages=messages)
+        # With LiteLLM's logging object the cost is priced as for a streamed answer:
+        # at the deployment's model_info.base_model. Without it the builder prices
+        # the model named in the response (whatever Claude Code's alias resolved to)
+        # and that figure would become the key's spend.
+        response = litellm.stream_chunk_builder(chunks, messages=messages, logging_obj=kwargs.get("logging_obj"))
         if not isinstance(response, ModelResponse):
             raise errors.to_exception(errors.Failure(status=502, message="Claude Code gave no answer"), model)
         return response
@@ -141,6 +145,8 @@ class ClaudeCodeProvider(CustomLLM):
             slot = self._limiter.gate(request.deployment, request.limits).slot()
             async with slot, aclosing(self._run(request)) as chunks:
                 async for chunk in chunks:
+                    if not chunk.choices:  # the usage chunk: the answering model is known by now
+                        pricing.price_as(chunk.model, kwargs.get("litellm_params"), kwargs.get("logging_obj"))
                     yield chunk
         except Busy as busy:
             failure = errors.Failure(status=429, message=str(busy), retry_after=busy.retry_after)

@@ -69,6 +69,12 @@ def _usage(reply: Reply, output_tokens: int) -> dict[str, Any]:
         "output_tokens": output_tokens,
         "cache_read_input_tokens": reply.cache_read_input_tokens,
         "cache_creation_input_tokens": reply.cache_creation_input_tokens,
+        # The real API splits cache writes by TTL; Claude Code reports this split,
+        # and LiteLLM prices cache writes from it.
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": reply.cache_creation_input_tokens,
+            "ephemeral_1h_input_tokens": 0,
+        },
     }
 
 

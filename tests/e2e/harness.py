@@ -72,10 +72,13 @@ def _wait_ready(proxy: Proxy, deadline: float) -> None:
 
 
 @contextmanager
-def run_proxy(home: Path, env: dict[str, str], config: Path = CONFIG) -> Iterator[Proxy]:
-    """The stock ``litellm`` proxy started the way the README says, on a free port."""
+def run_proxy(home: Path, env: dict[str, str], config: Path = CONFIG, master_key: str | None = None) -> Iterator[Proxy]:
+    """The stock ``litellm`` proxy started the way the README says, on a free port.
+
+    ``master_key`` defaults to a fresh random one; replicas of one deployment share theirs.
+    """
     port = free_port()
-    master_key = f"sk-{secrets.token_urlsafe(24)}"
+    master_key = master_key or f"sk-{secrets.token_urlsafe(24)}"
     full_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CLAUDE_CODE_OAUTH_TOKEN")}
     full_env.update(env)
     tmp = home / "tmp"  # this proxy's own temporary directory, to see exactly what it leaves

@@ -1,0 +1,136 @@
+"""Virtual keys, model limits, budgets and spend, end to end through the stock proxy on PostgreSQL.
+
+The official ``openai`` client calls the real proxy, which runs the real SDK and CLI
+against the mock Anthropic API; keys are made with the master key through the proxy's
+own management API, and spend is read back from it (``/key/info``, ``/spend/logs``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+import pytest
+import yaml
+from openai.types import CompletionUsage
+from openai.types.chat import ChatCompletionMessageParam
+
+from tests.anthropic_mock import MockAnthropic, Reply
+from tests.e2e.harness import CONFIG, Proxy
+
+from .conftest import generate_key, key_info, list_price, spend_logs, wait_for
+
+pytestmark = [pytest.mark.db, pytest.mark.e2e]
+
+USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello"}]
+
+
+def _client(proxy: Proxy, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=key, max_retries=0, timeout=60)
+
+
+def test_generated_key_calls_a_model(db_proxy: Proxy, mock: MockAnthropic) -> None:
+    key = generate_key(db_proxy.url, db_proxy.master_key)
+    assert key.startswith("sk-")
+    assert key != db_proxy.master_key
+
+    response = _client(db_proxy, key).chat.completions.create(model="sonnet", messages=USER)
+
+    assert response.choices[0].message.content == "Hello from the mock."
+    assert len(mock.requests) == 1
+    with pytest.raises(openai.AuthenticationError):  # a key the database does not know
+        _client(db_proxy, "sk-not-a-key-of-this-proxy").chat.completions.create(model="sonnet", messages=USER)
+
+
+def test_key_limited_to_a_model_is_refused_another(db_proxy: Proxy, mock: MockAnthropic) -> None:
+    key = generate_key(db_proxy.url, db_proxy.master_key, models=["haiku"])
+    client = _client(db_proxy, key)
+
+    with pytest.raises(openai.APIStatusError) as refused:
+        client.chat.completions.create(model="sonnet", messages=USER)
+
+    # LiteLLM's answer for a model the key may not use: 403, type key_model_access_denied.
+    assert refused.value.status_code == 403, refused.value.response.text
+    error = refused.value.response.json()["error"]
+    assert error["type"] == "key_model_access_denied"
+    assert "'sonnet' is not available for this API key" in error["message"]
+    assert mock.requests == []  # refused before Claude Code was started
+
+    assert client.chat.completions.create(model="haiku", messages=USER).choices[0].message.content
+    assert len(mock.requests) == 1
+
+
+def test_key_over_its_budget_is_refused(db_proxy: Proxy, mock: MockAnthropic) -> None:
+    key = generate_key(db_proxy.url, db_proxy.master_key, max_budget=1e-9)  # any real request exceeds it
+    client = _client(db_proxy, key)
+    client.chat.completions.create(model="sonnet", messages=USER)  # allowed: nothing spent yet
+    wait_for(lambda: key_info(db_proxy.url, db_proxy.master_key, key)["spend"] > 0, "the key's spend")
+
+    with pytest.raises(openai.APIStatusError) as refused:
+        client.chat.completions.create(model="sonnet", messages=USER)
+
+    # LiteLLM's answer for a key over its max_budget: 422, type budget_exceeded.
+    assert refused.value.status_code == 422, refused.value.response.text
+    error = refused.value.response.json()["error"]
+    assert error["type"] == "budget_exceeded"
+    assert "Budget has been exceeded" in error["message"]
+    assert len(mock.requests) == 1  # the refused request never reached Claude
+
+
+def _spend_row(rows: list[dict[str, Any]], request_id: str) -> dict[str, Any] | None:
+    return next((row for row in rows if row["request_id"] == request_id), None)
+
+
+def _ask(client: openai.OpenAI, model: str, stream: bool) -> tuple[str, str, CompletionUsage | None]:
+    """The completion id, answering model and usage of one request, streamed or whole."""
+    if not stream:
+        response = client.chat.completions.create(model=model, messages=USER)
+        return response.id, response.model, response.usage
+    chunks = list(
+        client.chat.completions.create(model=model, messages=USER, stream=True, stream_options={"include_usage": True})
+    )
+    return chunks[0].id, chunks[0].model, next((chunk.usage for chunk in chunks if chunk.usage), None)
+
+
+def _config_prices(model_name: str) -> dict[str, float]:
+    """Per-token prices a deployment of the repo config sets itself."""
+    config = yaml.safe_load(CONFIG.read_text())
+    params = next(d["litellm_params"] for d in config["model_list"] if d["model_name"] == model_name)
+    return {k: float(v) for k, v in params.items() if k.endswith(("_cost_per_token", "_token_cost"))}
+
+
+@pytest.mark.parametrize(
+    ("model", "stream", "priced_as"),
+    [
+        # The aliases are priced as the model they resolved to (what the response names).
+        ("sonnet", False, None),
+        ("sonnet", True, None),
+        ("default", True, None),
+        # A model retired from LiteLLM's price map carries its prices in the config.
+        ("claude-3-5-haiku-20241022", False, "config"),
+    ],
+    ids=["sonnet-whole", "sonnet-streamed", "default-streamed", "retired-model-whole"],
+)
+def test_spend_is_list_price_of_the_model_that_answered(
+    db_proxy: Proxy, mock: MockAnthropic, model: str, stream: bool, priced_as: str | None
+) -> None:
+    reply = Reply(input_tokens=1000, output_tokens=200, cache_read_input_tokens=3000, cache_creation_input_tokens=500)
+    if model == "default":
+        reply.model = "claude-opus-5-5"  # the account's default, which the proxy cannot know beforehand
+    mock.script(reply)
+    key = generate_key(db_proxy.url, db_proxy.master_key)
+
+    request_id, answered_by, usage = _ask(_client(db_proxy, key), model, stream)
+
+    assert len(mock.requests) == 1  # one upstream call: its usage is the whole cost
+    prompt_tokens = reply.input_tokens + reply.cache_read_input_tokens + reply.cache_creation_input_tokens
+    assert usage is not None
+    assert (usage.prompt_tokens, usage.completion_tokens) == (prompt_tokens, reply.output_tokens)
+    expected = list_price(reply, _config_prices(model) if priced_as == "config" else answered_by)
+    assert expected > 0
+    row = wait_for(lambda: _spend_row(spend_logs(db_proxy.url, db_proxy.master_key, key), request_id), "a spend log")
+    assert row["spend"] == pytest.approx(expected, rel=1e-9)
+    assert (row["prompt_tokens"], row["completion_tokens"]) == (prompt_tokens, reply.output_tokens)
+    assert row["model_group"] == model
+    spend = wait_for(lambda: key_info(db_proxy.url, db_proxy.master_key, key)["spend"], "the key's spend")
+    assert spend == pytest.approx(expected, rel=1e-9)
