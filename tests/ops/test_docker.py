@@ -56,6 +56,29 @@ def test_compose_file() -> None:
     assert "LITELLM_MASTER_KEY" in example
 
 
+def _compose_config(tmp_path: Path, env_lines: str) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("needs docker-compose to validate the compose file (Debian: apt-get install docker-compose)")
+    (tmp_path / ".env").write_text(env_lines)
+    shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
+    command = [binary, "--project-directory", str(tmp_path), "-f", str(tmp_path / "docker-compose.yml")]
+    return subprocess.run([*command, "config"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+
+
+def test_compose_file_validates_against_the_compose_schema(tmp_path: Path) -> None:
+    result = _compose_config(tmp_path, "LITELLM_MASTER_KEY=sk-compose-check\nPOSTGRES_PASSWORD=pw\n")
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)
+    assert resolved["services"]["proxy"]["environment"]["DATABASE_URL"] == "postgresql://litellm:pw@db:5432/litellm"
+
+
+def test_compose_refuses_to_start_without_a_database_password(tmp_path: Path) -> None:
+    result = _compose_config(tmp_path, "LITELLM_MASTER_KEY=sk-compose-check\n")
+    assert result.returncode != 0
+    assert "set POSTGRES_PASSWORD in .env" in result.stderr
+
+
 def _entrypoint(env: dict[str, str], **kwargs: object) -> subprocess.Popen[bytes]:
     full = {**os.environ, "APP_DIR": str(ROOT), "LITELLM_BIN": str(Path(sys.executable).parent / "litellm"), **env}
     full.pop("DATABASE_URL", None)
