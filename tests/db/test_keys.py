@@ -7,8 +7,10 @@ own management API, and spend is read back from it (``/key/info``, ``/spend/logs
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import httpx
 import openai
 import pytest
 import yaml
@@ -16,7 +18,7 @@ from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletionMessageParam
 
 from tests.anthropic_mock import MockAnthropic, Reply
-from tests.e2e.harness import CONFIG, Proxy
+from tests.e2e.harness import CONFIG, FAKE_OAUTH_TOKEN, Proxy
 
 from .conftest import generate_key, key_info, list_price, spend_logs, wait_for
 
@@ -134,3 +136,22 @@ def test_spend_is_list_price_of_the_model_that_answered(
     assert row["model_group"] == model
     spend = wait_for(lambda: key_info(db_proxy.url, db_proxy.master_key, key)["spend"], "the key's spend")
     assert spend == pytest.approx(expected, rel=1e-9)
+
+
+def test_keys_and_tokens_stay_out_of_logs_spend_logs_and_health(db_proxy: Proxy, mock: MockAnthropic) -> None:
+    key = generate_key(db_proxy.url, db_proxy.master_key, key_alias="secrets-check")
+    request_id, _, _ = _ask(_client(db_proxy, key), "sonnet", stream=True)
+    mock.script(*[Reply(status=401, error_type="authentication_error", error_message="invalid token")] * 4)
+    with pytest.raises(openai.APIStatusError) as failed:
+        _client(db_proxy, key).chat.completions.create(model="opus", messages=USER)
+    row = wait_for(lambda: _spend_row(spend_logs(db_proxy.url, db_proxy.master_key, key), request_id), "a spend log")
+    health = httpx.get(f"{db_proxy.url}/health", headers={"Authorization": f"Bearer {db_proxy.master_key}"}, timeout=30)
+    exposed = {
+        "proxy log": db_proxy.log.read_text(errors="replace"),
+        "error body": failed.value.response.text,
+        "spend log row": json.dumps(row),
+        "/health": health.text,
+    }
+    for secret in (key, db_proxy.master_key, FAKE_OAUTH_TOKEN):
+        for where, text in exposed.items():
+            assert secret not in text, f"a secret appears in the {where}"
