@@ -155,3 +155,11 @@ def test_keys_and_tokens_stay_out_of_logs_spend_logs_and_health(db_proxy: Proxy,
     for secret in (key, db_proxy.master_key, FAKE_OAUTH_TOKEN):
         for where, text in exposed.items():
             assert secret not in text, f"a secret appears in the {where}"
+
+
+def test_openai_user_is_recorded_as_the_end_user(db_proxy: Proxy, mock: MockAnthropic) -> None:
+    key = generate_key(db_proxy.url, db_proxy.master_key)
+    response = _client(db_proxy, key).chat.completions.create(model="sonnet", messages=USER, user="end-user-42")
+    row = wait_for(lambda: _spend_row(spend_logs(db_proxy.url, db_proxy.master_key, key), response.id), "a spend log")
+    assert row["end_user"] == "end-user-42"
+    assert "end-user-42" not in json.dumps(mock.requests[-1].body)  # tracking only, nothing sent upstream
