@@ -11,6 +11,7 @@ credentials in its config directory).
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -43,11 +44,17 @@ def is_health_probe(litellm_params: Mapping[str, Any] | None) -> bool:
     return isinstance(tags, list) and PROBE_ACCOUNT in tags
 
 
-def login_problem(auth: str, env: Mapping[str, str], config_dir: str) -> str | None:
-    """Why this deployment cannot log in, or ``None`` when a login is present."""
+def login_problem(
+    auth: str, env: Mapping[str, str], config_dir: str, keychain: bool = sys.platform == "darwin"
+) -> str | None:
+    """Why this deployment cannot log in, or ``None`` when a login is present (or may be).
+
+    On macOS Claude Code keeps its login in the Keychain, which cannot be read
+    without it: there only a missing API key is reported.
+    """
     if auth == "api_key":
         return None if env.get("ANTHROPIC_API_KEY") else "auth: api_key is configured but no API key is set"
-    if env.get("CLAUDE_CODE_OAUTH_TOKEN"):
+    if env.get("CLAUDE_CODE_OAUTH_TOKEN") or keychain:
         return None
     if (Path(config_dir) / ".credentials.json").is_file():
         return None

@@ -33,13 +33,18 @@ def test_probe_recognised(litellm_params: dict[str, Any] | None, expected: bool)
 
 def test_login_from_token_credentials_or_api_key(tmp_path: Path) -> None:
     assert login_problem("oauth", {"CLAUDE_CODE_OAUTH_TOKEN": "t"}, str(tmp_path)) is None
-    assert login_problem("oauth", {}, str(tmp_path)) == LOGIN_HINT
+    assert login_problem("oauth", {}, str(tmp_path), keychain=False) == LOGIN_HINT
     (tmp_path / ".credentials.json").write_text("{}")
-    assert login_problem("oauth", {}, str(tmp_path)) is None
+    assert login_problem("oauth", {}, str(tmp_path), keychain=False) is None
     assert login_problem("api_key", {"ANTHROPIC_API_KEY": "k"}, str(tmp_path)) is None
     assert login_problem("api_key", {"CLAUDE_CODE_OAUTH_TOKEN": "t"}, str(tmp_path)) == (
         "auth: api_key is configured but no API key is set"
     )
+
+
+def test_keychain_logins_cannot_be_seen_so_are_not_reported(tmp_path: Path) -> None:
+    assert login_problem("oauth", {}, str(tmp_path), keychain=True) is None
+    assert login_problem("api_key", {}, str(tmp_path), keychain=True) is not None
 
 
 def test_binary_configured_bundled_or_missing(tmp_path: Path) -> None:
