@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import contextlib
 import contextvars
 import logging
 import os
@@ -31,9 +32,10 @@ from litellm_claude_code.limits import Busy, Limiter
 from litellm_claude_code.options import build_options
 from litellm_claude_code.params import Controls, ParamError, cli_env, controls_from
 from litellm_claude_code.pool import Connect, Session, SessionPool, close_session, conversation_key
+from litellm_claude_code.processes import stop_processes
 from litellm_claude_code.prompt import Conversation, PromptError, convert
 from litellm_claude_code.request import ChatRequest, resume_env
-from litellm_claude_code.runner import QueryFunction, QueryTimeout, run_query, run_turn
+from litellm_claude_code.runner import PrimeError, QueryFunction, QueryTimeout, prime, run_query, run_turn
 from litellm_claude_code.settings import (
     DeploymentSettings,
     SettingsError,
@@ -68,6 +70,28 @@ async def connect_client(options: Any) -> sdk.ClaudeSDKClient:
     return client
 
 
+PRIME_TIMEOUT_SECONDS = 10.0
+_priming = {"on": True}  # off for good after a CLI that sent a blank prompt upstream
+
+
+async def connect_ready(options: Any) -> sdk.ClaudeSDKClient:
+    """A ready session: connected, then primed with a blank prompt (runner.prime)."""
+    client = await connect_client(options)
+    if not _priming["on"]:
+        return client
+    try:
+        await asyncio.wait_for(prime(client), timeout=PRIME_TIMEOUT_SECONDS)
+    except BaseException as error:
+        if isinstance(error, PrimeError):
+            _priming["on"] = False
+            logger.warning("Claude Code sent a blank prompt to the model: ready sessions are no longer primed")
+        await stop_processes(str(options.cwd))
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.disconnect(), timeout=5)
+        raise
+    return client
+
+
 class ClaudeCodeProvider(CustomLLM):
     """Serves ``claude-code/<model>`` deployments through the Claude Agent SDK."""
 
@@ -86,6 +110,7 @@ class ClaudeCodeProvider(CustomLLM):
         self._query = query
         self._environ = environ
         self._connect = connect or connect_client
+        self._connect_ready = connect or connect_ready  # ready sessions are primed in the background
         self._pool_of_loop: SessionPool | None = None
         self._limiter = Limiter()
 
@@ -96,7 +121,7 @@ class ClaudeCodeProvider(CustomLLM):
             if pool is not None:
                 pool.abandon()
                 atexit.unregister(pool.abandon)
-            pool = self._pool_of_loop = SessionPool(self._connect)
+            pool = self._pool_of_loop = SessionPool(self._connect_ready)
         return pool
 
     # -- LiteLLM entry points -------------------------------------------------

@@ -17,7 +17,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
-from claude_agent_sdk import ProcessError, ResultMessage
+from claude_agent_sdk import AssistantMessage, ProcessError, ResultMessage, StreamEvent
 
 from .processes import children_in, stop_processes
 
@@ -83,6 +83,36 @@ async def _stop(task: asyncio.Task[None], cwd: str | None) -> None:
     task.cancel()
     with contextlib.suppress(BaseException):
         await asyncio.wait({task}, timeout=STOP_GRACE_SECONDS)
+
+
+# Whitespace only and a plain string: Claude Code drops such a prompt before
+# anything reaches the model ("Blank prompt ... nothing was sent to the model")
+# and keeps nothing of it. The same whitespace as a list of text blocks is NOT
+# dropped (it is sent as "(no content)"), hence the plain string.
+BLANK_PROMPT = " "
+
+
+class PrimeError(Exception):
+    """A blank prompt reached the model: the session holds a turn and must go."""
+
+
+def _blank_prompt() -> dict[str, Any]:
+    return {"type": "user", "message": {"role": "user", "content": BLANK_PROMPT}, "parent_tool_use_id": None}
+
+
+async def prime(client: Any) -> None:
+    """One blank prompt on a connected client, before any real turn (issue 5).
+
+    A client's first turn runs thousands of Claude Code's functions for the
+    first time (about 50 ms here); a blank prompt runs the prompt-handling part
+    with no model call and nothing added to the conversation, so a ready
+    session's first real turn starts about 20 ms sooner.
+    """
+    await client.query(_messages(_blank_prompt()))
+    async for message in client.receive_response():
+        reached_model = isinstance(message, ResultMessage) and bool(message.num_turns)
+        if reached_model or isinstance(message, (StreamEvent, AssistantMessage)):
+            raise PrimeError("a blank prompt reached the model")
 
 
 async def run_query(

@@ -65,3 +65,4 @@ def test_repeated_system_prompt_is_served_by_a_ready_session(client: openai.Open
     sessions = [_session_of(r.body) for r in mock.requests[-3:]]
     assert len(set(sessions)) == 3  # each new conversation had a session of its own
     assert all(_turns(r.body) == [("user", "hi")] for r in mock.requests[-3:])
+    assert len(mock.requests) == 3  # priming a ready session (runner.prime) sends nothing upstream
