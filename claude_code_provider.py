@@ -128,10 +128,9 @@ class ClaudeCodeProvider(CustomLLM):
 
     async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
         chunks = [chunk async for chunk in self._chunks(model, messages, kwargs)]
-        # With LiteLLM's logging object the cost is priced as for a streamed answer:
-        # at the deployment's model_info.base_model. Without it the builder prices
-        # the model named in the response (whatever Claude Code's alias resolved to)
-        # and that figure would become the key's spend.
+        # With LiteLLM's logging object the cost is priced as for a streamed answer
+        # (pricing.price_as, or the deployment's own pricing); without it the
+        # builder prices the response on its own and bypasses both.
         response = litellm.stream_chunk_builder(chunks, messages=messages, logging_obj=kwargs.get("logging_obj"))
         if not isinstance(response, ModelResponse):
             raise errors.to_exception(errors.Failure(status=502, message="Claude Code gave no answer"), model)

@@ -31,6 +31,16 @@ def _client(proxy: Proxy, key: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=key, max_retries=0, timeout=60)
 
 
+def _refused(client: openai.OpenAI, status: int, error_type: str) -> dict[str, Any]:
+    """The error body of a sonnet request the proxy refuses with ``status`` and ``error_type``."""
+    with pytest.raises(openai.APIStatusError) as refused:
+        client.chat.completions.create(model="sonnet", messages=USER)
+    assert refused.value.status_code == status, refused.value.response.text
+    error: dict[str, Any] = refused.value.response.json()["error"]
+    assert error["type"] == error_type
+    return error
+
+
 def test_generated_key_calls_a_model(db_proxy: Proxy, mock: MockAnthropic) -> None:
     key = generate_key(db_proxy.url, db_proxy.master_key)
     assert key.startswith("sk-")
@@ -48,13 +58,8 @@ def test_key_limited_to_a_model_is_refused_another(db_proxy: Proxy, mock: MockAn
     key = generate_key(db_proxy.url, db_proxy.master_key, models=["haiku"])
     client = _client(db_proxy, key)
 
-    with pytest.raises(openai.APIStatusError) as refused:
-        client.chat.completions.create(model="sonnet", messages=USER)
-
     # LiteLLM's answer for a model the key may not use: 403, type key_model_access_denied.
-    assert refused.value.status_code == 403, refused.value.response.text
-    error = refused.value.response.json()["error"]
-    assert error["type"] == "key_model_access_denied"
+    error = _refused(client, 403, "key_model_access_denied")
     assert "'sonnet' is not available for this API key" in error["message"]
     assert mock.requests == []  # refused before Claude Code was started
 
@@ -68,13 +73,8 @@ def test_key_over_its_budget_is_refused(db_proxy: Proxy, mock: MockAnthropic) ->
     client.chat.completions.create(model="sonnet", messages=USER)  # allowed: nothing spent yet
     wait_for(lambda: key_info(db_proxy.url, db_proxy.master_key, key)["spend"] > 0, "the key's spend")
 
-    with pytest.raises(openai.APIStatusError) as refused:
-        client.chat.completions.create(model="sonnet", messages=USER)
-
     # LiteLLM's answer for a key over its max_budget: 422, type budget_exceeded.
-    assert refused.value.status_code == 422, refused.value.response.text
-    error = refused.value.response.json()["error"]
-    assert error["type"] == "budget_exceeded"
+    error = _refused(client, 422, "budget_exceeded")
     assert "Budget has been exceeded" in error["message"]
     assert len(mock.requests) == 1  # the refused request never reached Claude
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -56,6 +57,16 @@ class Proxy:
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def post_chat(proxy: Proxy, model: str, messages: list[dict[str, Any]] | None = None, **extra: Any) -> httpx.Response:
+    """One non-streamed chat completion with the master key; ``extra`` joins the request body."""
+    return httpx.post(
+        f"{proxy.url}/v1/chat/completions",
+        headers={"Authorization": f"Bearer {proxy.master_key}"},
+        json={"model": model, "messages": messages or [{"role": "user", "content": "Say hello."}], **extra},
+        timeout=60,
+    )
 
 
 def _wait_ready(proxy: Proxy, deadline: float) -> None:

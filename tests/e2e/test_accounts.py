@@ -23,13 +23,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
 from tests.anthropic_mock import MockAnthropic, Reply
 
-from .harness import CONFIG, DECOY_API_KEY, Proxy, claude_env, free_port, run_proxy
+from .harness import CONFIG, DECOY_API_KEY, Proxy, claude_env, free_port, post_chat, run_proxy
 
 pytestmark = pytest.mark.e2e
 
@@ -85,12 +84,7 @@ def accounts_proxy(accounts: dict[str, MockAnthropic], tmp_path_factory: pytest.
 
 
 def _answer(proxy: Proxy) -> str:
-    response = httpx.post(
-        f"{proxy.url}/v1/chat/completions",
-        headers={"Authorization": f"Bearer {proxy.master_key}"},
-        json={"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]},
-        timeout=60,
-    )
+    response = post_chat(proxy, "sonnet")
     assert response.status_code == 200, f"{response.status_code} {response.text}\n{proxy.log_tail()}"
     return str(response.json()["choices"][0]["message"]["content"])
 

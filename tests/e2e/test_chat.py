@@ -7,13 +7,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openai
 import pytest
 
 from tests.anthropic_mock import MockAnthropic, Reply
 
-from .harness import DECOY_API_KEY, FAKE_OAUTH_TOKEN, Proxy
+from .harness import DECOY_API_KEY, FAKE_OAUTH_TOKEN, Proxy, post_chat
 
 pytestmark = pytest.mark.e2e
 
@@ -211,15 +210,6 @@ def test_no_conversation_left_on_the_server(client: openai.OpenAI, proxy: Proxy)
     assert [p for d in proxy.workdirs for p in d.rglob("*")] == []  # idle sessions' directories stay empty
 
 
-def _status_and_headers(proxy: Proxy, model: str, **extra: Any) -> httpx.Response:
-    return httpx.post(
-        f"{proxy.url}/v1/chat/completions",
-        headers={"Authorization": f"Bearer {proxy.master_key}"},
-        json={"model": model, "messages": USER, **extra},
-        timeout=60,
-    )
-
-
 def test_upstream_rate_limit_gives_429_with_retry_after(proxy: Proxy, mock: MockAnthropic) -> None:
     reset = int(time.time()) + 120
     headers = {
@@ -229,7 +219,7 @@ def test_upstream_rate_limit_gives_429_with_retry_after(proxy: Proxy, mock: Mock
     }
     limited = Reply(status=429, error_type="rate_limit_error", error_message="usage limit reached", headers=headers)
     mock.script(*[limited] * 6)
-    response = _status_and_headers(proxy, "opus")
+    response = post_chat(proxy, "opus")
     assert response.status_code == 429, response.text
     assert 100 <= int(response.headers["retry-after"]) <= 121
     assert "usage limit" in response.text or "limit" in response.json()["error"]["message"]
@@ -239,11 +229,11 @@ def test_upstream_rate_limit_without_reset_time_is_still_429(proxy: Proxy, mock:
     limited = Reply(status=429, error_type="rate_limit_error", error_message="slow down")
     mock.script(*[limited] * 6)
     started = time.monotonic()
-    response = _status_and_headers(proxy, "opus")
+    response = post_chat(proxy, "opus")
     assert response.status_code == 429, response.text
     assert time.monotonic() - started < 30  # Claude Code's own retries are bounded (max_retries: 1)
     mock.reset()
-    assert _status_and_headers(proxy, "opus").status_code == 200  # and the proxy serves the next request
+    assert post_chat(proxy, "opus").status_code == 200  # and the proxy serves the next request
 
 
 @pytest.mark.parametrize(
@@ -261,7 +251,7 @@ def test_upstream_errors_map_to_status(
     proxy: Proxy, mock: MockAnthropic, status: int, error_type: str, expected: int
 ) -> None:
     mock.script(*[Reply(status=status, error_type=error_type, error_message=f"mock {status}")] * 8)
-    response = _status_and_headers(proxy, "opus")
+    response = post_chat(proxy, "opus")
     assert response.status_code == expected, response.text
 
 
@@ -272,7 +262,7 @@ def test_prompt_too_long_is_context_window_error(proxy: Proxy, mock: MockAnthrop
         error_message="prompt is too long: 250000 tokens > 200000 maximum",
     )
     mock.script(*[too_long] * 4)
-    response = _status_and_headers(proxy, "opus")
+    response = post_chat(proxy, "opus")
     assert response.status_code == 400
     assert "ContextWindowExceeded" in response.text
 
@@ -280,7 +270,7 @@ def test_prompt_too_long_is_context_window_error(proxy: Proxy, mock: MockAnthrop
 def test_timeout_before_first_chunk_is_408(proxy: Proxy, mock: MockAnthropic) -> None:
     mock.script(Reply(hang=True), Reply(hang=True))
     started = time.monotonic()
-    response = _status_and_headers(proxy, "opus", timeout=3)
+    response = post_chat(proxy, "opus", timeout=3)
     assert response.status_code == 408, response.text
     assert time.monotonic() - started < 15
 
@@ -297,11 +287,6 @@ def test_error_after_first_chunk_ends_stream_with_error(client: openai.OpenAI, m
 
 
 def test_bad_input_is_400_naming_the_problem(proxy: Proxy) -> None:
-    response = httpx.post(
-        f"{proxy.url}/v1/chat/completions",
-        headers={"Authorization": f"Bearer {proxy.master_key}"},
-        json={"model": "sonnet", "messages": [{"role": "wizard", "content": "hi"}]},
-        timeout=30,
-    )
+    response = post_chat(proxy, "sonnet", [{"role": "wizard", "content": "hi"}])
     assert response.status_code == 400
     assert "wizard" in response.text
