@@ -33,8 +33,8 @@ from litellm_claude_code.options import build_options
 from litellm_claude_code.params import Controls, ParamError, cli_env, controls_from
 from litellm_claude_code.pool import Connect, Session, SessionPool, close_session, conversation_key
 from litellm_claude_code.processes import stop_processes
-from litellm_claude_code.prompt import Conversation, PromptError, convert
-from litellm_claude_code.request import ChatRequest, resume_env
+from litellm_claude_code.prompt import TOOL_ERRORS_METADATA_KEY, Conversation, PromptError, convert
+from litellm_claude_code.request import ChatRequest
 from litellm_claude_code.runner import PrimeError, QueryFunction, QueryTimeout, prime, run_query, run_turn
 from litellm_claude_code.settings import (
     DeploymentSettings,
@@ -182,10 +182,10 @@ class ClaudeCodeProvider(CustomLLM):
 
     def _request(self, model: str, messages: list, kwargs: dict[str, Any]) -> ChatRequest:
         settings = self._settings(model, kwargs.get("litellm_params"))
-        conversation = self._conversation(model, messages)
+        conversation = self._conversation(model, messages, kwargs.get("litellm_params"))
         controls = self._controls(model, kwargs.get("optional_params"))
         parent = os.environ if self._environ is None else self._environ
-        env = {**cli_environment(settings, parent), **cli_env(controls), **resume_env(conversation)}
+        env = {**cli_environment(settings, parent), **cli_env(controls)}
         if self._environ is not None:  # an injected environment replaces the process's own
             env = {**self._environ, **env}
         timeout = _timeout_seconds(kwargs.get("timeout"), settings.timeout)
@@ -218,9 +218,11 @@ class ClaudeCodeProvider(CustomLLM):
             raise errors.bad_request(str(error), model) from error
 
     @staticmethod
-    def _conversation(model: str, messages: list) -> Conversation:
+    def _conversation(model: str, messages: list, litellm_params: Any) -> Conversation:
+        metadata = (litellm_params or {}).get("metadata") if isinstance(litellm_params, dict) else None
+        failed = (metadata or {}).get(TOOL_ERRORS_METADATA_KEY) if isinstance(metadata, dict) else None
         try:
-            return convert(messages)
+            return convert(messages, failed if isinstance(failed, list) else ())
         except PromptError as error:
             raise errors.bad_request(str(error), model) from error
 
@@ -228,6 +230,8 @@ class ClaudeCodeProvider(CustomLLM):
         translator = request.translator()
         pooled = self._pooling and request.poolable and _POOLING.get()
         turn = self._pooled_turn if pooled else self._one_shot_turn
+        if request.conversation.answers_tool_calls:
+            turn = self._seeded_turn
         async with aclosing(turn(request, translator)) as messages:
             async for message in messages:
                 for chunk in translator.feed(message):
@@ -243,10 +247,27 @@ class ClaudeCodeProvider(CustomLLM):
         with request_workspace(request.config_dir, settings.work_root) as cwd:
             resume = sessions.write_history(request.transcript_turns(), request.config_dir, cwd)
             options = build_options(request.plan(cwd, resume), settings, stderr=_log_stderr)
-            prompt = None if request.conversation.answers_tool_calls else request.conversation.prompt
-            async with aclosing(run_query(self._query, prompt, options, request.timeout)) as messages:
+            query = run_query(self._query, request.conversation.prompt, options, request.timeout)
+            async with aclosing(query) as messages:
                 async for message in messages:
                     yield message
+
+    async def _seeded_turn(self, request: ChatRequest, translator: StreamTranslator) -> AsyncGenerator[Any, None]:
+        """Tool results: the earlier turns fed to a fresh process, the results sent as its user turn.
+
+        A resumed transcript ending in the assistant's tool calls would have the
+        CLI mark them interrupted (or, resuming the interrupted turn, offer no
+        tools and add a note): see runner.seed and issue 10.
+        """
+        session = await self._new_session(request, transcript=False)
+        history = request.transcript_turns()
+        try:
+            turn = run_turn(session.client, request.conversation.prompt, session.cwd, request.timeout, history)
+            async with aclosing(turn) as messages:
+                async for message in messages:
+                    yield message
+        finally:
+            await asyncio.shield(close_session(session))
 
     async def _pooled_turn(self, request: ChatRequest, translator: StreamTranslator) -> AsyncGenerator[Any, None]:
         """A warm session when one holds this conversation (or none yet), else a new one."""
@@ -281,10 +302,11 @@ class ClaudeCodeProvider(CustomLLM):
         cwd = cwd or new_workdir(request.settings.work_root)
         return build_options(request.plan(cwd, resume), request.settings, stderr=_log_stderr)
 
-    async def _new_session(self, request: ChatRequest) -> Session:
+    async def _new_session(self, request: ChatRequest, transcript: bool = True) -> Session:
         cwd = new_workdir(request.settings.work_root)
         try:
-            resume = sessions.write_history(request.transcript_turns(), request.config_dir, cwd)
+            turns = request.transcript_turns() if transcript else []
+            resume = sessions.write_history(turns, request.config_dir, cwd)
             options = self._session_options(request, resume, cwd)
             client = await asyncio.wait_for(self._connect(options), timeout=request.timeout)
         except BaseException:

@@ -9,19 +9,24 @@ prompt, the earlier turns (carried as a resumed session) and the new user turn.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from litellm.litellm_core_utils.prompt_templates.factory import _sanitize_anthropic_tool_use_id
 from litellm.llms.anthropic.chat.transformation import AnthropicConfig
 
-from .images import ImageError, check_turns
+from .images import ImageError, check_turns, fit_turns
 
 # Far above any Claude context window (about 1M tokens at most, ~4 MB of text),
 # so only input no model could take is refused here, before a process starts.
 MAX_MESSAGES_BYTES = 8 * 1024 * 1024
 KNOWN_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 SYSTEM_ROLES = frozenset({"system", "developer"})
+# LiteLLM's /v1/messages adapter turns tool_result blocks into OpenAI tool
+# messages and drops their is_error; proxy_hooks carries the ids of failed calls
+# to the provider in the request's metadata under this key instead.
+TOOL_ERRORS_METADATA_KEY = "claude_code_failed_tool_calls"
 
 
 class PromptError(ValueError):
@@ -108,8 +113,31 @@ def _content_blocks(message: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [dict(block) for block in content or []]
 
 
-def convert(messages: Sequence[object]) -> Conversation:
-    """Split OpenAI messages into system prompt, earlier turns and the new turn."""
+def _failed_calls(messages: list[dict[str, Any]], marked: Iterable[str]) -> set[str]:
+    """Ids of tool calls whose result the client marked as an error.
+
+    OpenAI's tool message has no such flag; we read ``is_error: true`` on it
+    (what an Anthropic ``tool_result`` says), and LiteLLM's /v1/messages
+    adapter, which drops the flag, has it carried over by proxy_hooks.
+    """
+    ids = {str(m.get("tool_call_id")) for m in messages if m.get("role") == "tool" and m.get("is_error") is True}
+    # Matched as LiteLLM writes the ids into tool_result blocks.
+    return {_sanitize_anthropic_tool_use_id(i) for i in ids | set(marked)}
+
+
+def _mark_errors(turns: list[dict[str, Any]], failed: set[str]) -> None:
+    for turn in turns:
+        content = turn.get("content")
+        for block in content if isinstance(content, list) and failed else []:
+            if block.get("type") == "tool_result" and block.get("tool_use_id") in failed:
+                block["is_error"] = True
+
+
+def convert(messages: Sequence[object], failed_calls: Iterable[str] = ()) -> Conversation:
+    """Split OpenAI messages into system prompt, earlier turns and the new turn.
+
+    ``failed_calls``: ids of tool calls whose results are errors (see _failed_calls).
+    """
     normalised = _normalise(messages)
     if all(m["role"] == "system" for m in normalised):
         raise PromptError("messages must contain a user message, not only system messages")
@@ -118,10 +146,12 @@ def convert(messages: Sequence[object]) -> Conversation:
         raise PromptError("the last user message is empty")
     request = _transform(normalised)
     turns = list(request.get("messages") or [])
+    _mark_errors(turns, _failed_calls(normalised, failed_calls))
     try:
         check_turns(turns)
     except ImageError as error:
         raise PromptError(str(error)) from None
+    fit_turns(turns)
     if not turns or turns[-1].get("role") != "user":
         raise PromptError("the last message must be from the user (or a tool result)")
     prompt = _content_blocks(turns[-1])

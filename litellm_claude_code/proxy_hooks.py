@@ -8,7 +8,7 @@ from fastapi import HTTPException
 from litellm.constants import RETURN_RAW_MODEL_NAME_METADATA_KEY
 from litellm.integrations.custom_logger import CustomLogger
 
-from .prompt import PromptError, check_shapes
+from .prompt import TOOL_ERRORS_METADATA_KEY, PromptError, check_shapes
 
 
 class ProxyHooks(CustomLogger):
@@ -29,7 +29,24 @@ class ProxyHooks(CustomLogger):
             metadata = {}
             data["metadata"] = metadata
         metadata[RETURN_RAW_MODEL_NAME_METADATA_KEY] = True
+        failed = failed_tool_calls(data.get("messages"))
+        if failed:
+            # /v1/messages keeps the proxy's metadata under litellm_metadata (its
+            # "metadata" is Anthropic's own request field).
+            extra = data.get("litellm_metadata")
+            data["litellm_metadata"] = {**(extra if isinstance(extra, dict) else {}), TOOL_ERRORS_METADATA_KEY: failed}
         return data
+
+
+def failed_tool_calls(messages: object) -> list[str]:
+    """Ids of Anthropic tool_result blocks marked ``is_error`` in a /v1/messages body."""
+    failed = []
+    for message in messages if isinstance(messages, list) else []:
+        content = message.get("content") if isinstance(message, dict) else None
+        for block in content if isinstance(content, list) else []:
+            if isinstance(block, dict) and block.get("type") == "tool_result" and block.get("is_error") is True:
+                failed.append(str(block.get("tool_use_id")))
+    return failed
 
 
 def _refuse_malformed(data: dict) -> None:

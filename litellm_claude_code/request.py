@@ -58,13 +58,8 @@ class ChatRequest:
         return Limits(settings.max_concurrent, settings.max_queue, settings.queue_timeout)
 
     def transcript_turns(self) -> list[dict[str, Any]]:
-        """Turns to write as the resumed session (tool results included)."""
-        # Sent as a new prompt, tool results would make Claude Code first mark
-        # its tool calls interrupted; in the transcript they are real turns.
-        turns = list(self.conversation.history)
-        if self.conversation.answers_tool_calls:
-            turns.append({"role": "user", "content": self.conversation.prompt})
-        return tools.prefix_history(turns)
+        """The earlier turns, with tool calls under the names the model knows."""
+        return tools.prefix_history(self.conversation.history)
 
     def plan(self, cwd: str, resume: str | None) -> QueryPlan:
         controls = self.controls
@@ -97,12 +92,3 @@ class ChatRequest:
             {"role": "user", "content": self.conversation.prompt},
             {"role": "assistant", "content": [{"type": "text", "text": reply}]},
         ]
-
-
-def resume_env(conversation: Conversation) -> dict[str, str]:
-    """A transcript that ends in tool results is an interrupted turn: continue it.
-
-    Claude Code then goes on without a new prompt (it adds a one-line
-    "continue" note to that user turn).
-    """
-    return {"CLAUDE_CODE_RESUME_INTERRUPTED_TURN": "1"} if conversation.answers_tool_calls else {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -40,13 +41,75 @@ class _Raised:
 _DONE = object()
 
 
-def user_message(blocks: list[dict[str, Any]]) -> dict[str, Any]:
-    """A streamed user message: content blocks (text, images) as Claude gets them."""
-    return {
+def user_message(blocks: list[dict[str, Any]], query: bool = True) -> dict[str, Any]:
+    """A streamed user message: content blocks (text, images, tool results) as Claude gets them.
+
+    Each frame carries a uuid (the CLI keeps it on the turn). ``query=False``
+    (``shouldQuery: false``) appends the turn to the conversation without a
+    model call: how earlier turns are fed to a running process.
+    """
+    frame: dict[str, Any] = {
         "type": "user",
         "message": {"role": "user", "content": blocks},
         "parent_tool_use_id": None,
+        "uuid": str(uuid.uuid4()),
     }
+    if not query:
+        frame["shouldQuery"] = False
+    return frame
+
+
+def assistant_message(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """An earlier assistant turn, fed to a running process as it was answered."""
+    return {
+        "type": "assistant",
+        "message": {
+            "id": f"msg_{uuid.uuid4().hex}",
+            "type": "message",
+            "role": "assistant",
+            "model": "<history>",
+            "content": blocks,
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 0, "output_tokens": 0},
+        },
+        "parent_tool_use_id": None,
+        "session_id": "",
+        "uuid": str(uuid.uuid4()),
+    }
+
+
+def _blocks(content: object) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [dict(block) for block in content or []]  # type: ignore[attr-defined]
+
+
+async def seed(client: Any, turns: list[dict[str, Any]]) -> None:
+    """Feed earlier turns into a connected client without any model call.
+
+    The notes' "Earlier turns into a running process": a user turn goes as a
+    ``shouldQuery: false`` frame whose (model-less) result is awaited before the
+    next frame (without the wait the CLI's order broke), an assistant turn as
+    an ``assistant`` frame. Unlike a resumed transcript, a history ending in the
+    assistant's tool calls then takes the client's tool results as a normal
+    user turn: the CLI lists the client's tools for it and adds no
+    "Continue from where you left off." note (issue 10).
+    """
+    for turn in turns:
+        if turn.get("role") == "assistant":
+            await client.query(_messages(assistant_message(_blocks(turn.get("content")))))
+            continue
+        await client.query(_messages(user_message(_blocks(turn.get("content")), query=False)))
+        async for message in client.receive_response():
+            if isinstance(message, (StreamEvent, AssistantMessage)) or (
+                isinstance(message, ResultMessage) and (message.is_error or message.num_turns)
+            ):
+                raise SeedError("Claude Code answered an earlier turn while it was being fed")
+
+
+class SeedError(ProcessError):
+    """Feeding history made the CLI do something other than append it."""
 
 
 async def _messages(*messages: dict[str, Any]) -> AsyncIterable[dict[str, Any]]:
@@ -134,10 +197,21 @@ async def run_query(
             yield message
 
 
-async def run_turn(client: Any, blocks: list[dict[str, Any]], cwd: str, timeout: float) -> AsyncGenerator[Any, None]:
-    """SDK messages of one turn on a connected ``ClaudeSDKClient``, up to its result."""
+async def run_turn(
+    client: Any,
+    blocks: list[dict[str, Any]],
+    cwd: str,
+    timeout: float,
+    history: list[dict[str, Any]] | None = None,
+) -> AsyncGenerator[Any, None]:
+    """SDK messages of one turn on a connected ``ClaudeSDKClient``, up to its result.
+
+    ``history`` is fed in first (``seed``), under the same deadline.
+    """
 
     async def source() -> AsyncIterator[Any]:
+        if history:
+            await seed(client, history)
         await client.query(_messages(user_message(blocks)))
         async for message in client.receive_response():
             yield message

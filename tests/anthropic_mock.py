@@ -58,6 +58,29 @@ class Recorded:
     headers: dict[str, str]
     body: dict[str, Any]
 
+    def turns(self) -> list[dict[str, Any]]:
+        """The conversation's user and assistant turns (Claude Code's own system notes aside)."""
+        return [m for m in self.body.get("messages") or [] if m.get("role") in ("user", "assistant")]
+
+    def tool_results(self) -> list[list[dict[str, Any]]]:
+        """Per tool round of the whole conversation, the tool_result blocks of its user turn.
+
+        Counted over every turn, not read off the last one: Claude Code puts a
+        note of its own after the user's turn.
+        """
+        rounds = []
+        for turn in self.turns():
+            content = turn.get("content")
+            blocks = [b for b in content if b.get("type") == "tool_result"] if isinstance(content, list) else []
+            if turn["role"] == "user" and blocks:
+                rounds.append(blocks)
+        return rounds
+
+    def offered(self, prefix: str = "mcp__client__") -> dict[str, dict[str, Any]]:
+        """The client's tools offered upstream, by their name without ``prefix``, with their schemas."""
+        tools = self.body.get("tools") or []
+        return {t["name"][len(prefix) :]: t.get("input_schema") for t in tools if t["name"].startswith(prefix)}
+
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()

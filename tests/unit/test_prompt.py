@@ -107,3 +107,44 @@ def test_conversion(messages: list[dict[str, Any]], expected: Conversation) -> N
 def test_refusals_name_the_problem(messages: list[Any], complaint: str) -> None:
     with pytest.raises(PromptError, match=complaint):
         convert(messages)
+
+
+def _tool_round(result: dict[str, Any]) -> list[dict[str, Any]]:
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    return [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "boom", **result},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "failed", "is_error"),
+    [({}, (), None), ({"is_error": True}, (), True), ({}, ("call_1",), True), ({"is_error": "yes"}, (), None)],
+)
+def test_tool_results_are_the_new_turn_marked_as_the_client_marked_them(
+    extra: dict[str, Any], failed: tuple[str, ...], is_error: bool | None
+) -> None:
+    conversation = convert(_tool_round(extra), failed_calls=failed)
+    assert conversation.answers_tool_calls
+    [block] = conversation.prompt
+    assert (block["type"], block["tool_use_id"], block.get("is_error")) == ("tool_result", "call_1", is_error)
+    assert [t["role"] for t in conversation.history] == ["user", "assistant"]
+
+
+def test_failed_tool_calls_read_off_an_anthropic_body() -> None:
+    from litellm_claude_code.proxy_hooks import failed_tool_calls
+
+    messages = [
+        {"role": "user", "content": "go"},
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "a", "content": "ok"},
+                {"type": "tool_result", "tool_use_id": "b", "content": "bad", "is_error": True},
+                "not a block",
+            ],
+        },
+    ]
+    assert failed_tool_calls(messages) == ["b"]
+    assert failed_tool_calls("nonsense") == []
