@@ -58,7 +58,11 @@ def test_each_turn_is_one_frame_in_order_user_turns_without_a_model_call() -> No
 
 @pytest.mark.parametrize(
     "answers",
-    [(text_delta("hi"), QUIET), (dataclasses.replace(result(), num_turns=1),), (dataclasses.replace(result(is_error=True), num_turns=0),)],
+    [
+        (text_delta("hi"), QUIET),
+        (dataclasses.replace(result(), num_turns=1),),
+        (dataclasses.replace(result(is_error=True), num_turns=0),),
+    ],
     ids=["streamed", "a-turn-counted", "an-error"],
 )
 def test_a_fed_turn_that_the_cli_answered_is_an_error(answers: tuple[Any, ...]) -> None:
