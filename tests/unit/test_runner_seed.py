@@ -34,7 +34,7 @@ class FakeClient:
 
 
 TOOL_USE = {"type": "tool_use", "id": "toolu_1", "name": "mcp__client__f", "input": {}}
-TURNS = [
+TURNS: list[dict[str, Any]] = [
     {"role": "user", "content": "hi"},
     {"role": "assistant", "content": [{"type": "text", "text": "calling"}, TOOL_USE]},
     {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}]},
