@@ -1,8 +1,8 @@
 """LiteLLM custom provider: OpenAI chat requests served by Claude Code.
 
-This class does wiring and I/O only. Conversion lives in
+This class does LiteLLM wiring only. Conversion lives in
 ``litellm_claude_code.prompt``, stream translation in ``.stream``, errors in
-``.errors``, session transcripts in ``.sessions``, query execution in ``.runner``.
+``.errors``, and every Claude Code process in ``.runtime``.
 """
 
 from __future__ import annotations
@@ -10,11 +10,9 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
-import contextlib
 import contextvars
 import logging
 import os
-import shutil
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import aclosing
 from pathlib import Path
@@ -26,24 +24,20 @@ import litellm
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse, ModelResponseStream
 
-from litellm_claude_code import errors, health, pricing, sessions
+from litellm_claude_code import errors, health, pricing
 from litellm_claude_code.environment import cli_environment, config_dir
 from litellm_claude_code.limits import Busy, Limiter
-from litellm_claude_code.options import build_options
-from litellm_claude_code.params import Controls, ParamError, cli_env, controls_from
-from litellm_claude_code.pool import Connect, Session, SessionPool, close_session, conversation_key
-from litellm_claude_code.processes import stop_processes
+from litellm_claude_code.params import Controls, ParamError, controls_from
 from litellm_claude_code.prompt import TOOL_ERRORS_METADATA_KEY, Conversation, PromptError, convert
 from litellm_claude_code.request import ChatRequest
-from litellm_claude_code.runner import PrimeError, QueryFunction, QueryTimeout, prime, run_query, run_turn
+from litellm_claude_code.runner import QueryFunction, QueryTimeout
+from litellm_claude_code.runtime import Runtime, one_shot, seeded_once
 from litellm_claude_code.settings import (
     DeploymentSettings,
     SettingsError,
     deployment_id,
     settings_from_litellm_params,
 )
-from litellm_claude_code.stream import StreamTranslator
-from litellm_claude_code.workspace import new_workdir, request_workspace
 
 logger = logging.getLogger("litellm_claude_code")
 
@@ -59,39 +53,6 @@ def _timeout_seconds(timeout: float | httpx.Timeout | None, default: float) -> f
     return default
 
 
-def _log_stderr(line: str) -> None:
-    logger.debug("claude: %s", line)
-
-
-async def connect_client(options: Any) -> sdk.ClaudeSDKClient:
-    """A Claude Code process started and initialised, waiting for its first turn."""
-    client = sdk.ClaudeSDKClient(options)
-    await client.connect()
-    return client
-
-
-PRIME_TIMEOUT_SECONDS = 10.0
-_priming = {"on": True}  # off for good after a CLI that sent a blank prompt upstream
-
-
-async def connect_ready(options: Any) -> sdk.ClaudeSDKClient:
-    """A ready session: connected, then primed with a blank prompt (runner.prime)."""
-    client = await connect_client(options)
-    if not _priming["on"]:
-        return client
-    try:
-        await asyncio.wait_for(prime(client), timeout=PRIME_TIMEOUT_SECONDS)
-    except BaseException as error:
-        if isinstance(error, PrimeError):
-            _priming["on"] = False
-            logger.warning("Claude Code sent a blank prompt to the model: ready sessions are no longer primed")
-        await stop_processes(str(options.cwd))
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(client.disconnect(), timeout=5)
-        raise
-    return client
-
-
 class ClaudeCodeProvider(CustomLLM):
     """Serves ``claude-code/<model>`` deployments through the Claude Agent SDK."""
 
@@ -99,30 +60,31 @@ class ClaudeCodeProvider(CustomLLM):
         self,
         query: QueryFunction = sdk.query,
         environ: Mapping[str, str] | None = None,
-        connect: Connect | None = None,
+        runtime: Callable[[], Runtime] = Runtime,
         pooling: bool = False,
     ) -> None:
-        """``pooling`` keeps warm sessions between requests: for a long-lived event
-        loop such as the proxy's (custom_handler.py turns it on); callers that run
-        each request in a short-lived loop (asyncio.run) leave it off."""
+        """``pooling`` keeps Claude Code processes between requests (runtime.Runtime):
+        for a long-lived event loop such as the proxy's (custom_handler.py turns it
+        on); callers that run each request in a short-lived loop (asyncio.run)
+        leave it off. ``runtime`` makes the runtime of an event loop."""
         super().__init__()
         self._pooling = pooling
         self._query = query
         self._environ = environ
-        self._connect = connect or connect_client
-        self._connect_ready = connect or connect_ready  # ready sessions are primed in the background
-        self._pool_of_loop: SessionPool | None = None
+        self._make_runtime = runtime
+        self._runtime_of_loop: Runtime | None = None
         self._limiter = Limiter()
 
     @property
-    def _pool(self) -> SessionPool:
-        pool = self._pool_of_loop
-        if pool is None or pool.loop is not asyncio.get_running_loop():
-            if pool is not None:
-                pool.abandon()
-                atexit.unregister(pool.abandon)
-            pool = self._pool_of_loop = SessionPool(self._connect_ready)
-        return pool
+    def runtime(self) -> Runtime:
+        """The runtime of the running event loop (a new loop gets a new one)."""
+        runtime = self._runtime_of_loop
+        if runtime is None or runtime.loop is not asyncio.get_running_loop():
+            if runtime is not None:
+                runtime.abandon()
+                atexit.unregister(runtime.abandon)
+            runtime = self._runtime_of_loop = self._make_runtime()
+        return runtime
 
     # -- LiteLLM entry points -------------------------------------------------
 
@@ -185,7 +147,7 @@ class ClaudeCodeProvider(CustomLLM):
         conversation = self._conversation(model, messages, kwargs.get("litellm_params"))
         controls = self._controls(model, kwargs.get("optional_params"))
         parent = os.environ if self._environ is None else self._environ
-        env = {**cli_environment(settings, parent), **cli_env(controls)}
+        env = cli_environment(settings, parent)
         if self._environ is not None:  # an injected environment replaces the process's own
             env = {**self._environ, **env}
         timeout = _timeout_seconds(kwargs.get("timeout"), settings.timeout)
@@ -228,96 +190,23 @@ class ClaudeCodeProvider(CustomLLM):
 
     async def _run(self, request: ChatRequest) -> AsyncGenerator[ModelResponseStream, None]:
         translator = request.translator()
-        pooled = self._pooling and request.poolable and _POOLING.get()
-        turn = self._pooled_turn if pooled else self._one_shot_turn
-        if request.conversation.answers_tool_calls:
-            turn = self._seeded_turn
-        async with aclosing(turn(request, translator)) as messages:
+        if self._pooling and request.poolable and _POOLING.get():
+            turn = self.runtime.run(request, lambda: translator.plain_reply)
+        elif request.conversation.answers_tool_calls:
+            turn = seeded_once(request)  # tool results are fed as history, never resumed (issue 10)
+        else:
+            turn = one_shot(self._query, request)
+        async with aclosing(turn) as messages:
             async for message in messages:
                 for chunk in translator.feed(message):
                     yield chunk
                 if translator.complete:
-                    break  # closing the turn stops the CLI (or keeps its session)
+                    break  # closing the turn stops the CLI (or keeps its process)
         for chunk in translator.finish():
             yield chunk
 
-    async def _one_shot_turn(self, request: ChatRequest, translator: StreamTranslator) -> AsyncGenerator[Any, None]:
-        """A fresh process for this request only, in a directory removed afterwards."""
-        settings = request.settings
-        with request_workspace(request.config_dir, settings.work_root) as cwd:
-            resume = sessions.write_history(request.transcript_turns(), request.config_dir, cwd)
-            options = build_options(request.plan(cwd, resume), settings, stderr=_log_stderr)
-            query = run_query(self._query, request.conversation.prompt, options, request.timeout)
-            async with aclosing(query) as messages:
-                async for message in messages:
-                    yield message
 
-    async def _seeded_turn(self, request: ChatRequest, translator: StreamTranslator) -> AsyncGenerator[Any, None]:
-        """Tool results: the earlier turns fed to a fresh process, the results sent as its user turn.
-
-        A resumed transcript ending in the assistant's tool calls would have the
-        CLI mark them interrupted (or, resuming the interrupted turn, offer no
-        tools and add a note): see runner.seed and issue 10.
-        """
-        session = await self._new_session(request, transcript=False)
-        history = request.transcript_turns()
-        try:
-            turn = run_turn(session.client, request.conversation.prompt, session.cwd, request.timeout, history)
-            async with aclosing(turn) as messages:
-                async for message in messages:
-                    yield message
-        finally:
-            await asyncio.shield(close_session(session))
-
-    async def _pooled_turn(self, request: ChatRequest, translator: StreamTranslator) -> AsyncGenerator[Any, None]:
-        """A warm session when one holds this conversation (or none yet), else a new one."""
-        history = request.conversation.history
-        key = request.ready_key
-        session = self._pool.take_live(conversation_key(key, history)) if history else self._pool.take_ready(key)
-        if session is None:
-            session = await self._new_session(request)
-        try:
-            async with aclosing(
-                run_turn(session.client, request.conversation.prompt, session.cwd, request.timeout)
-            ) as turn:
-                async for message in turn:
-                    yield message
-        finally:
-            # Also reached when the caller stops reading right after the result.
-            if not self._keep(request, session, translator.plain_reply):
-                # Shielded: a client that went away cancels this task, and the
-                # session's process and directory must go all the same.
-                await asyncio.shield(close_session(session))
-
-    def _keep(self, request: ChatRequest, session: Session, reply: str | None) -> bool:
-        sessions.remove_project(session.config_dir, session.cwd)  # the transcript was read at start
-        capacity = request.settings.pool_size
-        self._pool.warm(session, lambda: self._session_options(request), capacity)
-        if reply is None:
-            return False
-        self._pool.keep_live(conversation_key(request.ready_key, request.held_turns(reply)), session, capacity)
-        return True
-
-    def _session_options(self, request: ChatRequest, resume: str | None = None, cwd: str | None = None) -> Any:
-        cwd = cwd or new_workdir(request.settings.work_root)
-        return build_options(request.plan(cwd, resume), request.settings, stderr=_log_stderr)
-
-    async def _new_session(self, request: ChatRequest, transcript: bool = True) -> Session:
-        cwd = new_workdir(request.settings.work_root)
-        try:
-            turns = request.transcript_turns() if transcript else []
-            resume = sessions.write_history(turns, request.config_dir, cwd)
-            options = self._session_options(request, resume, cwd)
-            client = await asyncio.wait_for(self._connect(options), timeout=request.timeout)
-        except BaseException:
-            sessions.remove_project(request.config_dir, cwd)
-            shutil.rmtree(cwd, ignore_errors=True)
-            raise
-        settings = request.settings
-        return Session(client, cwd, request.config_dir, request.deployment, request.ready_key, settings.idle_timeout)
-
-
-# Warm sessions live in the event loop that started them; the sync entry
+# Kept processes live in the event loop that started them; the sync entry
 # points run each call in a loop of its own (asyncio.run), so they run cold.
 _POOLING: contextvars.ContextVar[bool] = contextvars.ContextVar("claude_code_pooling", default=True)
 

@@ -10,7 +10,7 @@ from typing import Any
 from . import tools
 from .limits import Limits
 from .options import QueryPlan
-from .params import Controls
+from .params import Controls, cli_env
 from .prompt import Conversation
 from .settings import DeploymentSettings
 from .stream import StreamTranslator
@@ -23,9 +23,14 @@ class ChatRequest:
     conversation: Conversation
     controls: Controls
     timeout: float
-    env: Mapping[str, str]
+    account_env: Mapping[str, str]  # the deployment's process environment (account, auth, limits)
     config_dir: str
     deployment: str  # the router's deployment id: the unit of pooling and limits
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment of a process started for this request: the account's plus the controls'."""
+        return {**self.account_env, **cli_env(self.controls)}
 
     @property
     def system_prompt(self) -> str:
@@ -33,10 +38,12 @@ class ChatRequest:
 
     @property
     def poolable(self) -> bool:
-        """Plain chat: a warm session serves it the same as a cold one would."""
-        controls, conversation = self.controls, self.conversation
-        special = controls.tools.offered or controls.output_schema or conversation.answers_tool_calls
-        return self.settings.pool_size > 0 and not special
+        """A warm process serves it the same as a fresh one would.
+
+        Not JSON output: its ``--json-schema`` and turn limit are fixed when a
+        process starts.
+        """
+        return self.settings.pool_size > 0 and self.controls.output_schema is None
 
     @property
     def ready_key(self) -> Hashable:
@@ -60,6 +67,10 @@ class ChatRequest:
     def transcript_turns(self) -> list[dict[str, Any]]:
         """The earlier turns, with tool calls under the names the model knows."""
         return tools.prefix_history(self.conversation.history)
+
+    def spare_plan(self, cwd: str, system_prompt: str) -> QueryPlan:
+        """A spare for this request's deployment: its model and account, nothing of the request."""
+        return QueryPlan(model=self.model, system_prompt=system_prompt, cwd=cwd, env=dict(self.account_env))
 
     def plan(self, cwd: str, resume: str | None) -> QueryPlan:
         controls = self.controls

@@ -85,8 +85,18 @@ def _blocks(content: object) -> list[dict[str, Any]]:
     return [dict(block) for block in content or []]  # type: ignore[attr-defined]
 
 
-async def seed(client: Any, turns: list[dict[str, Any]]) -> None:
-    """Feed earlier turns into a connected client without any model call.
+def history_frames(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Earlier turns as the frames ``seed`` sends: user turns with ``shouldQuery: false``."""
+    return [
+        assistant_message(_blocks(t.get("content")))
+        if t.get("role") == "assistant"
+        else user_message(_blocks(t.get("content")), query=False)
+        for t in turns
+    ]
+
+
+async def seed(client: Any, frames: list[dict[str, Any]]) -> None:
+    """Feed earlier turns (``history_frames``) into a connected client without any model call.
 
     The notes' "Earlier turns into a running process": a user turn goes as a
     ``shouldQuery: false`` frame whose (model-less) result is awaited before the
@@ -96,11 +106,10 @@ async def seed(client: Any, turns: list[dict[str, Any]]) -> None:
     user turn: the CLI lists the client's tools for it and adds no
     "Continue from where you left off." note (issue 10).
     """
-    for turn in turns:
-        if turn.get("role") == "assistant":
-            await client.query(_messages(assistant_message(_blocks(turn.get("content")))))
+    for frame in frames:
+        await client.query(_messages(frame))
+        if frame["type"] != "user":
             continue
-        await client.query(_messages(user_message(_blocks(turn.get("content")), query=False)))
         async for message in client.receive_response():
             if isinstance(message, (StreamEvent, AssistantMessage)) or (
                 isinstance(message, ResultMessage) and (message.is_error or message.num_turns)
@@ -148,86 +157,54 @@ async def _stop(task: asyncio.Task[None], cwd: str | None) -> None:
         await asyncio.wait({task}, timeout=STOP_GRACE_SECONDS)
 
 
-# Whitespace only and a plain string: Claude Code drops such a prompt before
-# anything reaches the model ("Blank prompt ... nothing was sent to the model")
-# and keeps nothing of it. The same whitespace as a list of text blocks is NOT
-# dropped (it is sent as "(no content)"), hence the plain string.
-BLANK_PROMPT = " "
-
-
-class PrimeError(Exception):
-    """A blank prompt reached the model: the session holds a turn and must go."""
-
-
-def _blank_prompt() -> dict[str, Any]:
-    return {"type": "user", "message": {"role": "user", "content": BLANK_PROMPT}, "parent_tool_use_id": None}
-
-
-async def prime(client: Any) -> None:
-    """One blank prompt on a connected client, before any real turn (issue 5).
-
-    A client's first turn runs thousands of Claude Code's functions for the
-    first time (about 50 ms here); a blank prompt runs the prompt-handling part
-    with no model call and nothing added to the conversation, so a ready
-    session's first real turn starts about 20 ms sooner.
-    """
-    await client.query(_messages(_blank_prompt()))
-    async for message in client.receive_response():
-        reached_model = isinstance(message, ResultMessage) and bool(message.num_turns)
-        if reached_model or isinstance(message, (StreamEvent, AssistantMessage)):
-            raise PrimeError("a blank prompt reached the model")
-
-
 async def run_query(
     query: QueryFunction,
-    blocks: list[dict[str, Any]] | None,
+    blocks: list[dict[str, Any]],
     options: Any,
-    timeout: float,
+    deadline: float,
 ) -> AsyncGenerator[Any, None]:
-    """SDK messages of one query; raises QueryTimeout when ``timeout`` passes.
+    """SDK messages of one query; raises QueryTimeout at ``deadline`` (event-loop time).
 
-    ``blocks`` is the new user turn; None sends no prompt, for a resumed
-    session whose last turn is already in its transcript.
+    ``blocks`` is the new user turn.
     """
-    prompt = _messages(user_message(blocks)) if blocks is not None else _messages()
+    prompt = _messages(user_message(blocks))
     source = lambda: query(prompt=prompt, options=options)  # noqa: E731
     # After its result a one-shot process is of no further use: stop it at once.
-    async with aclosing(_drain(source, timeout, getattr(options, "cwd", None), keep=False)) as messages:
+    async with aclosing(_drain(source, deadline, getattr(options, "cwd", None), keep=False)) as messages:
         async for message in messages:
             yield message
 
 
 async def run_turn(
     client: Any,
-    blocks: list[dict[str, Any]],
+    prompt: dict[str, Any],
     cwd: str,
-    timeout: float,
+    deadline: float,
     history: list[dict[str, Any]] | None = None,
 ) -> AsyncGenerator[Any, None]:
     """SDK messages of one turn on a connected ``ClaudeSDKClient``, up to its result.
 
-    ``history`` is fed in first (``seed``), under the same deadline.
+    ``prompt`` is the new user turn's frame (``user_message``); ``history``
+    (``history_frames``) is fed in first, under the same deadline.
     """
 
     async def source() -> AsyncIterator[Any]:
         if history:
             await seed(client, history)
-        await client.query(_messages(user_message(blocks)))
+        await client.query(_messages(prompt))
         async for message in client.receive_response():
             yield message
 
-    async with aclosing(_drain(source, timeout, cwd, keep=True)) as messages:
+    async with aclosing(_drain(source, deadline, cwd, keep=True)) as messages:
         async for message in messages:
             yield message
 
 
 async def _drain(
-    source: Callable[[], AsyncIterator[Any]], timeout: float, cwd: str | None, keep: bool
+    source: Callable[[], AsyncIterator[Any]], deadline: float, cwd: str | None, keep: bool
 ) -> AsyncGenerator[Any, None]:
-    """Messages from ``source`` under a deadline; its process is stopped on any
+    """Messages from ``source`` until ``deadline``; its process is stopped on any
     early exit, and after the result too unless ``keep`` (a session to reuse)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
     queue: asyncio.Queue[Any] = asyncio.Queue()
     task = asyncio.create_task(_pump(source, queue))
     finished = False  # the turn's result has been passed on

@@ -64,8 +64,9 @@ def test_disconnect_storm_leaves_nothing_behind(proxy: Proxy, mock: MockAnthropi
     assert set(statuses) <= {200, 429, 499}, statuses
     assert statuses.count(200) + statuses.count(499) >= REQUESTS // 2
     idle_after = settled_cli_processes(pid, quiet=2.0, within=30)
-    # what is new is at most the deployment's warm sessions (pool_size 2), nothing per request
-    assert len(idle_after - idle_before) <= 2, (idle_before, idle_after)
+    # what is new is at most the processes the runtime keeps for the deployment (idle ones up to
+    # the recent peak of busy ones, capped at max_concurrent 8, plus pool_size 2 spares), nothing per request
+    assert len(idle_after - idle_before) <= 8 + 2, (idle_before, idle_after)
     assert all(Path(f"/proc/{p}").exists() for p in idle_after)
     assert _open_fds(pid) <= fds_before + 20
     workdirs = proxy.workdirs

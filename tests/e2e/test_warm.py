@@ -1,9 +1,11 @@
-"""Warm sessions: a continued conversation reuses its session, any other history does not."""
+"""Kept processes: a continued conversation goes on in its process; any other conversation, edited
+history included, reaches the model exactly as sent, on a process reused after a rewind."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -11,7 +13,17 @@ import pytest
 
 from tests.anthropic_mock import MockAnthropic, Reply
 
+from .harness import Proxy, claude_env, run_proxy
+
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def proxy(mock: MockAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    """A proxy of its own: which process serves which request depends on what ran before."""
+    home = tmp_path_factory.mktemp("warm-home")
+    with run_proxy(home, claude_env(home, mock.url)) as running:
+        yield running
 
 
 def _session_of(body: dict[str, Any]) -> str:
@@ -45,24 +57,32 @@ def test_continued_conversation_reuses_its_session(client: openai.OpenAI, mock: 
     assert _turns(two) == [("user", "one"), ("assistant", "First answer."), ("user", "two")]
 
 
-def test_edited_history_never_reuses_a_stale_session(client: openai.OpenAI, mock: MockAnthropic) -> None:
+def test_edited_history_reaches_the_model_as_edited(client: openai.OpenAI, mock: MockAnthropic) -> None:
     system = _system()
     mock.script(Reply(chunks=["Original answer."]))
     first = [system, {"role": "user", "content": "one"}]
     client.chat.completions.create(model="sonnet", messages=first)
     edited = [*first, {"role": "assistant", "content": "An edited answer."}, {"role": "user", "content": "two"}]
     client.chat.completions.create(model="sonnet", messages=edited)
-    one, two = mock.requests[-2].body, mock.requests[-1].body
-    assert _session_of(one) != _session_of(two)
+    two = mock.requests[-1].body
     assert _turns(two) == [("user", "one"), ("assistant", "An edited answer."), ("user", "two")]
+    assert "Original answer." not in json.dumps(two)
 
 
-def test_repeated_system_prompt_is_served_by_a_ready_session(client: openai.OpenAI, mock: MockAnthropic) -> None:
-    system = _system()
-    for _ in range(3):
-        response = client.chat.completions.create(model="sonnet", messages=[system, {"role": "user", "content": "hi"}])
+def test_new_conversations_reuse_one_process_each_with_only_its_own_turns(
+    client: openai.OpenAI, mock: MockAnthropic
+) -> None:
+    systems = [_system() for _ in range(3)]
+    for index, system in enumerate(systems):
+        question = {"role": "user", "content": f"question {index}"}
+        response = client.chat.completions.create(model="haiku", messages=[system, question])
         assert response.choices[0].message.content == "Hello from the mock."
-    sessions = [_session_of(r.body) for r in mock.requests[-3:]]
-    assert len(set(sessions)) == 3  # each new conversation had a session of its own
-    assert all(_turns(r.body) == [("user", "hi")] for r in mock.requests[-3:])
-    assert len(mock.requests) == 3  # priming a ready session (runner.prime) sends nothing upstream
+    bodies = [r.body for r in mock.requests]
+    assert len(bodies) == 3
+    # haiku has no process before this test: the first conversation's process serves the next two.
+    assert len({_session_of(b) for b in bodies}) == 1
+    for index, (body, system) in enumerate(zip(bodies, systems, strict=True)):
+        assert _turns(body) == [("user", f"question {index}")]
+        prompt = " ".join(b["text"] for b in body["system"])
+        assert system["content"] in prompt
+        assert all(other["content"] not in json.dumps(body) for other in systems if other is not system)

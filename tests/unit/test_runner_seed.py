@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from litellm_claude_code.runner import SeedError, seed
+from litellm_claude_code.runner import SeedError, history_frames, seed
 
 from .sdk_messages import result, text_delta
 
@@ -44,7 +44,7 @@ TURNS: list[dict[str, Any]] = [
 
 def test_each_turn_is_one_frame_in_order_user_turns_without_a_model_call() -> None:
     client = FakeClient()
-    asyncio.run(seed(client, TURNS))
+    asyncio.run(seed(client, history_frames(TURNS)))
     shapes = [(f["type"], f.get("shouldQuery"), f["message"]["content"]) for f in client.sent]
     assert shapes == [
         ("user", False, [{"type": "text", "text": "hi"}]),
@@ -67,4 +67,4 @@ def test_each_turn_is_one_frame_in_order_user_turns_without_a_model_call() -> No
 )
 def test_a_fed_turn_that_the_cli_answered_is_an_error(answers: tuple[Any, ...]) -> None:
     with pytest.raises(SeedError):
-        asyncio.run(seed(FakeClient(*answers), TURNS[:1]))
+        asyncio.run(seed(FakeClient(*answers), history_frames(TURNS[:1])))

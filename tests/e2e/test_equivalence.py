@@ -1,0 +1,159 @@
+"""Equivalence (issue 11): for the same request, every kind of process sends upstream the same request.
+
+A process started for the request with all its options (the reference), a spare
+initialised at request time, an idle process reused after a rewind, each fed
+the history: the bodies and headers that reach the mock are the same, with ids,
+the working directory's path, session and device ids aside. Run on the real
+SDK and CLI (in-process runtime, no proxy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import re
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import claude_agent_sdk as sdk
+import pytest
+
+from claude_code_provider import ClaudeCodeProvider
+from litellm_claude_code import runtime as rt
+from litellm_claude_code.request import ChatRequest
+from tests.anthropic_mock import MockAnthropic, Recorded, Reply
+
+from .harness import claude_env
+
+pytestmark = pytest.mark.e2e
+
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
+PDF = base64.b64encode(b"%PDF-1.4\n%%EOF\n").decode()
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+SYSTEM = {"role": "system", "content": "You answer in one word."}
+HISTORY = [
+    {"role": "user", "content": "first question"},
+    {"role": "assistant", "content": "first answer"},
+    {"role": "user", "content": "second question"},
+    {"role": "assistant", "content": "second answer"},
+]
+CALL = {"id": "toolu_eq1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Rome"}'}}
+CASES: dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]] = {
+    "text": ("sonnet", [SYSTEM, {"role": "user", "content": "hi"}], {}),
+    "history": ("sonnet", [SYSTEM, *HISTORY, {"role": "user", "content": "third"}], {}),
+    "image and pdf": (
+        "sonnet",
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "look"},
+                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+                    {"type": "file", "file": {"file_data": f"data:application/pdf;base64,{PDF}"}},
+                ],
+            }
+        ],
+        {},
+    ),
+    "tools": ("sonnet", [SYSTEM, {"role": "user", "content": "weather?"}], {"tools": [WEATHER]}),
+    "tool results": (
+        "sonnet",
+        [
+            SYSTEM,
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": "", "tool_calls": [CALL]},
+            {"role": "tool", "tool_call_id": "toolu_eq1", "content": "sunny"},
+        ],
+        {"tools": [WEATHER], "tool_choice": "required", "parallel_tool_calls": False},
+    ),
+    "thinking off": ("sonnet", [SYSTEM, {"role": "user", "content": "hi"}], {"reasoning_effort": "none"}),
+    "effort high": ("sonnet", [SYSTEM, {"role": "user", "content": "hi"}], {"reasoning_effort": "high"}),
+    "max_tokens and stop": ("sonnet", [SYSTEM, {"role": "user", "content": "hi"}], {"max_tokens": 50, "stop": ["x"]}),
+    "opus": ("opus", [SYSTEM, {"role": "user", "content": "hi"}], {}),
+    "haiku": ("haiku", [SYSTEM, {"role": "user", "content": "hi"}], {}),
+    "default": ("default", [SYSTEM, {"role": "user", "content": "hi"}], {}),
+}
+# Headers that carry a process's identity or the body's length.
+VARYING_HEADERS = {"x-claude-code-session-id", "content-length", "x-client-request-id"}
+WORKDIR = re.compile(r"/[^\s\"']*claude-code-req-[A-Za-z0-9_]+")
+
+
+def _normal(recorded: Recorded) -> dict[str, Any]:
+    body = json.loads(WORKDIR.sub("<cwd>", json.dumps(recorded.body)))
+    body.pop("metadata", None)  # the process's session and device ids
+    headers = {k: v for k, v in recorded.headers.items() if k not in VARYING_HEADERS}
+    return {"body": body, "headers": headers}
+
+
+def _request(provider: ClaudeCodeProvider, model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> Any:
+    litellm_params = {"model": f"claude-code/{model}", "model_info": {"claude_code": {}}}
+    return provider._request(model, messages, {"optional_params": params, "litellm_params": litellm_params})
+
+
+async def _drain(messages: AsyncIterator[Any]) -> None:
+    async with contextlib.aclosing(messages) as stream:  # type: ignore[type-var]
+        async for _ in stream:
+            pass
+
+
+async def _fresh(request: ChatRequest) -> None:
+    if request.conversation.answers_tool_calls:
+        await _drain(rt.seeded_once(request))  # a process started for it, the history fed in
+    else:
+        await _drain(rt.one_shot(sdk.query, request))  # all options at start, history resumed
+
+
+async def _spare(request: ChatRequest) -> None:
+    runtime = rt.Runtime(spares=False)
+    await runtime.prewarm(request, 1)
+    await _drain(runtime.run(request, lambda: None))
+    assert runtime.stats["spare"] == 1
+    await runtime.close()
+
+
+def _reused(provider: ClaudeCodeProvider, warm_up: ChatRequest) -> Callable[[ChatRequest], Any]:
+    async def run(request: ChatRequest) -> None:
+        runtime = rt.Runtime(spares=False)
+        await _drain(runtime.run(warm_up, lambda: "ok"))  # an unrelated conversation first
+        await _drain(runtime.run(request, lambda: None))
+        assert runtime.stats["reused"] == 1
+        await runtime.close()
+
+    return run
+
+
+@pytest.fixture
+def provider(mock: MockAnthropic, tmp_path: Path) -> ClaudeCodeProvider:
+    return ClaudeCodeProvider(environ={**os.environ, **claude_env(tmp_path, mock.url)})
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_kind_of_process_sends_the_same_request(
+    provider: ClaudeCodeProvider, mock: MockAnthropic, case: str
+) -> None:
+    model, messages, params = CASES[case]
+    mock.default = Reply(chunks=["ok"])
+    request = _request(provider, model, messages, params)
+    warm_up = _request(provider, model, [{"role": "system", "content": "Other."}, {"role": "user", "content": "x"}], {})
+    ways: dict[str, Callable[[ChatRequest], Any]] = {"fresh": _fresh, "spare": _spare}
+    if not request.controls.tools.offered:  # a tool conversation never takes a used process
+        ways["reused"] = _reused(provider, warm_up)
+    sent: dict[str, dict[str, Any]] = {}
+    for way, run in ways.items():
+        mock.requests.clear()
+        asyncio.run(run(request))
+        sent[way] = _normal(mock.requests[-1])  # the request's own (a reused process served a warm-up first)
+    reference = sent.pop("fresh")
+    for way, seen in sent.items():
+        assert seen == reference, f"{way} differs from a fresh process for {case}"

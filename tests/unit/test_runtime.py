@@ -1,0 +1,337 @@
+"""The session runtime with fakes: which process serves a request, what it is told, what is kept."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import inspect
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import claude_agent_sdk as sdk
+import pytest
+from claude_agent_sdk._internal.query import Query
+from claude_agent_sdk._internal.transport import Transport
+
+from litellm_claude_code import runtime as rt
+from litellm_claude_code.params import controls_from
+from litellm_claude_code.prompt import convert
+from litellm_claude_code.request import ChatRequest
+from litellm_claude_code.runner import QueryTimeout
+from litellm_claude_code.settings import DeploymentSettings
+
+from .sdk_messages import result
+
+QUIET = dataclasses.replace(result(), num_turns=0)
+WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+
+
+class FakeClient:
+    """A connected client: records frames, answers a user frame with a result."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.disconnected = False
+
+    async def query(self, prompt: AsyncIterator[dict[str, Any]]) -> None:
+        self.sent += [frame async for frame in prompt]
+
+    async def receive_response(self) -> AsyncIterator[Any]:
+        yield QUIET if self.sent[-1].get("shouldQuery") is False else result()
+
+    async def disconnect(self) -> None:
+        self.disconnected = True
+
+    def prompts(self) -> list[list[dict[str, Any]]]:
+        return [f["message"]["content"] for f in self.sent if f["type"] == "user" and "shouldQuery" not in f]
+
+
+class FakeTransport:
+    """A spare's transport: only closed by the runtime (attach hands it to the client)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class Fakes:
+    """Spawn, attach, connect and control for a Runtime, recording what each was asked."""
+
+    def __init__(self, tmp_path: Path, rewound: bool = True, spawn_delay: float = 0.0) -> None:
+        self.tmp_path = tmp_path
+        self.rewound = rewound
+        self.spawn_delay = spawn_delay
+        self.spawned = 0
+        self.connected: list[Any] = []  # cold starts: their options
+        self.attached: list[dict[str, Any]] = []  # initialize extras
+        self.controls: list[dict[str, Any]] = []
+        self.clients: list[FakeClient] = []
+
+    def _dir(self) -> str:
+        path = self.tmp_path / f"p{self.spawned + len(self.connected)}"
+        path.mkdir()
+        return str(path)
+
+    async def spawn(self, spec: rt.Spec) -> rt.Process:
+        self.spawned += 1
+        cwd = self._dir()
+        await asyncio.sleep(self.spawn_delay)
+        return rt.Process(
+            cwd, str(self.tmp_path), spec.key, 0.0, transport=FakeTransport(), idle_timeout=spec.idle_timeout
+        )
+
+    async def attach(self, process: rt.Process, options: Any, extra: dict[str, Any]) -> FakeClient:
+        self.attached.append(extra)
+        return self._client()
+
+    async def connect(self, options: Any) -> FakeClient:
+        self.connected.append(options)
+        return self._client()
+
+    async def control(self, client: Any, request: dict[str, Any]) -> dict[str, Any]:
+        self.controls.append(request)
+        if request["subtype"] == "rewind_conversation":
+            return {"rewound": self.rewound}
+        if request["subtype"] == "set_model":
+            return {"model": "claude-sonnet-5-5"}
+        return {}
+
+    def _client(self) -> FakeClient:
+        client = FakeClient()
+        self.clients.append(client)
+        return client
+
+    def runtime(self, **overrides: Any) -> rt.Runtime:
+        return rt.Runtime(
+            spawn=self.spawn,
+            attach=self.attach,
+            connect=self.connect,
+            control=self.control,
+            rss=lambda process: 200.0,
+            **overrides,
+        )
+
+
+def request(messages: list[dict[str, Any]], timeout: float = 30.0, pool_size: int = 1, **params: Any) -> ChatRequest:
+    settings = DeploymentSettings(pool_size=pool_size)
+    return ChatRequest(
+        "sonnet", settings, convert(messages), controls_from(params), timeout, {"HOME": "/h"}, "/cfg", "deployment"
+    )
+
+
+def ask(text: str, system: str = "Be terse.") -> list[dict[str, Any]]:
+    return [{"role": "system", "content": system}, {"role": "user", "content": text}]
+
+
+async def serve(runtime: rt.Runtime, chat: ChatRequest, reply: str | None = "ok") -> list[Any]:
+    async with contextlib.aclosing(runtime.run(chat, lambda: reply)) as messages:
+        return [m async for m in messages]
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def test_a_new_conversation_takes_a_spare_initialised_with_its_own_system_prompt(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path)
+        runtime = fakes.runtime()
+        await serve(runtime, request(ask("one")), reply=None)  # no spare yet: started for it; a spare follows
+        await settle()
+        assert (len(fakes.connected), fakes.spawned) == (1, 1)
+        await serve(runtime, request(ask("two", system="Be kind.")), reply=None)
+        assert fakes.attached[-1] == {"systemPrompt": ["Be kind."]}
+        assert fakes.clients[-1].prompts() == [[{"type": "text", "text": "two"}]]
+        assert len(fakes.connected) == 1  # no process started on the request's path
+        await runtime.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_continued_conversation_goes_on_in_its_process_with_only_its_new_turn(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path)
+        runtime = fakes.runtime()
+        first = ask("one")
+        await serve(runtime, request(first), reply="answer one")
+        client = fakes.clients[0]
+        follow = [*first, {"role": "assistant", "content": "answer one"}, {"role": "user", "content": "two"}]
+        await serve(runtime, request(follow))
+        assert client.prompts() == [[{"type": "text", "text": "one"}], [{"type": "text", "text": "two"}]]
+        assert not any(f.get("shouldQuery") is False for f in client.sent)  # nothing fed again
+        assert fakes.controls == []  # no rewind
+        await runtime.close()
+
+    asyncio.run(scenario())
+
+
+def test_another_conversation_reuses_an_idle_process_after_a_rewind_with_history_fed(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path)
+        runtime = fakes.runtime(spares=False)
+        await serve(runtime, request(ask("one")), reply="answer one")
+        client = fakes.clients[0]
+        first_uuid = client.sent[0]["uuid"]
+        other = [
+            {"role": "system", "content": "Other."},
+            {"role": "user", "content": "earlier"},
+            {"role": "assistant", "content": "reply"},
+            {"role": "user", "content": "now"},
+        ]
+        await serve(runtime, request(other))
+        assert fakes.controls[0] == {
+            "subtype": "rewind_conversation",
+            "target_message_uuid": first_uuid,
+            "last_seen_user_message_uuid": first_uuid,
+        }
+        assert fakes.controls[1] == {"subtype": "set_model", "model": "sonnet", "system_prompt": "Other."}
+        fed = [(f["type"], f.get("shouldQuery"), f["message"]["content"]) for f in client.sent[1:]]
+        assert fed == [
+            ("user", False, [{"type": "text", "text": "earlier"}]),
+            ("assistant", None, [{"type": "text", "text": "reply"}]),
+            ("user", None, [{"type": "text", "text": "now"}]),
+        ]
+        assert len(fakes.connected) == 1
+        assert fakes.spawned == 0
+        await runtime.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_unconfirmed_rewind_discards_the_process_and_serves_the_request_fresh(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path, rewound=False)
+        runtime = fakes.runtime(spares=False)
+        await serve(runtime, request(ask("one")))
+        used = fakes.clients[0]
+        await serve(runtime, request(ask("two", system="Other.")))
+        assert used.disconnected
+        assert len(fakes.connected) == 2
+        assert fakes.clients[1].prompts() == [[{"type": "text", "text": "two"}]]
+        assert "p0" not in os.listdir(tmp_path)  # its directory went with it
+        await runtime.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("reply", [None, "kept"])
+def test_a_process_is_kept_only_after_a_clean_plain_reply(tmp_path: Path, reply: str | None) -> None:
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path)
+        runtime = fakes.runtime(spares=False)
+        await serve(runtime, request(ask("one")), reply=reply)
+        assert fakes.clients[0].disconnected is (reply is None)
+        assert len(runtime.idle()) == (0 if reply is None else 1)
+        await runtime.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_tool_conversation_never_takes_an_idle_process_and_leaves_none_to_reuse(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path)
+        runtime = fakes.runtime()
+        await serve(runtime, request(ask("plain"), pool_size=2))  # leaves an idle plain process and spares
+        await settle()
+        await serve(runtime, request(ask("weather?"), pool_size=2, tools=[WEATHER]), reply="text only")
+        assert fakes.attached == [{"systemPrompt": ["Be terse."], "sdkMcpServers": ["client"]}]
+        assert fakes.controls == []  # the idle plain process was not rewound for it
+        await serve(runtime, request(ask("plain again", system="Other."), pool_size=2))
+        rewound = [c for c in fakes.controls if c["subtype"] == "rewind_conversation"]
+        assert len(rewound) == 1
+        # served by the plain process, not the tool one
+        assert fakes.clients[0].prompts()[-1] == [{"type": "text", "text": "plain again"}]
+        assert [{"type": "text", "text": "plain again"}] not in fakes.clients[1].prompts()
+        await runtime.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_request_waits_for_a_spare_being_started_instead_of_starting_another(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path, spawn_delay=0.05)
+        runtime = fakes.runtime()
+        await serve(runtime, request(ask("one")), reply=None)  # cold; then a spare starts
+        assert fakes.spawned == 1
+        assert len(runtime.idle()) == 0
+        await serve(runtime, request(ask("two")), reply=None)
+        assert len(fakes.connected) == 1  # the second request waited for that spare
+        assert fakes.attached == [{"systemPrompt": ["Be terse."]}]
+        await runtime.close()
+
+    asyncio.run(scenario())
+
+
+def test_one_deadline_covers_waiting_for_a_process_and_the_turn(tmp_path: Path) -> None:
+    async def scenario() -> float:
+        fakes = Fakes(tmp_path)
+
+        async def slow_connect(options: Any) -> FakeClient:
+            await asyncio.sleep(10)
+            raise AssertionError("unreachable")
+
+        runtime = rt.Runtime(connect=slow_connect, spawn=fakes.spawn, attach=fakes.attach, control=fakes.control)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(QueryTimeout):
+            await serve(runtime, request(ask("one"), timeout=0.2))
+        elapsed = loop.time() - started
+        await runtime.close()
+        return elapsed
+
+    assert asyncio.run(scenario()) < 1.0
+    assert list(tmp_path.iterdir()) == [] or all(not any(p.iterdir()) for p in tmp_path.iterdir())
+
+
+def test_a_process_retires_after_its_conversations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rt, "MAX_CONVERSATIONS", 2)
+
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path)
+        runtime = fakes.runtime(spares=False)
+        for index in range(3):
+            await serve(runtime, request(ask(f"q{index}", system=f"S{index}")))
+        assert fakes.clients[0].disconnected
+        assert len(fakes.connected) == 2
+        await runtime.close()
+
+    asyncio.run(scenario())
+
+
+def test_idle_processes_expire(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path)
+        now = [0.0]
+        runtime = fakes.runtime(spares=False, clock=lambda: now[0])
+        await serve(runtime, request(ask("one")))
+        assert runtime.expire() == 0
+        now[0] = 301.0
+        assert runtime.expire() == 1
+        await settle()
+        assert fakes.clients[0].disconnected
+        await runtime.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_sdk_seams_the_runtime_relies_on_are_as_pinned() -> None:
+    # rewind_conversation, set_model's system_prompt and apply_flag_settings go
+    # through the SDK's private control-request routing, and a spare through a
+    # custom Transport: an SDK upgrade must be checked against the CLI again.
+    assert sdk.__version__ == "0.2.188"
+    assert list(inspect.signature(Query._send_control_request).parameters) == ["self", "request", "timeout"]
+    assert {name for name in Transport.__abstractmethods__} == {
+        "connect",
+        "write",
+        "read_messages",
+        "close",
+        "is_ready",
+        "end_input",
+    }
+    assert "transport" in inspect.signature(sdk.ClaudeSDKClient).parameters
