@@ -1,0 +1,158 @@
+"""Isolation and faults on reused processes (issue 11), through the real proxy.
+
+500 conversations, each with its own system prompt, model and canary word, at
+concurrency 4, continuations and edited histories among them: every upstream
+request carries one conversation's canary only, its system prompt and its
+model, although a few processes serve them all. A reused process whose turn
+failed upstream, timed out or was cut off by the client is never used again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.anthropic_mock import MockAnthropic, Recorded, Reply
+
+from .harness import Proxy, claude_env, run_proxy
+
+pytestmark = pytest.mark.e2e
+
+CONVERSATIONS = 500
+WORKERS = 4
+MODELS = {"sonnet": "sonnet", "haiku": "haiku", "opus": "opus"}  # alias -> in the upstream model id
+CANARY = re.compile(r"CANARY[0-9a-f]{12}")
+REPLY = "ok"
+
+
+@pytest.fixture(scope="module")
+def proxy(mock: MockAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    home = tmp_path_factory.mktemp("isolation-home")
+    with run_proxy(home, claude_env(home, mock.url)) as running:
+        yield running
+
+
+def _session_of(recorded: Recorded) -> str:
+    return str(json.loads(recorded.body["metadata"]["user_id"])["session_id"])
+
+
+class Worker:
+    """One client's sequence: new conversations, continued ones, edited ones."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.sent: list[tuple[str, str]] = []  # (canary, model alias) per request
+        self.messages: list[dict[str, str]] = []
+        self.canary = ""
+        self.model = "sonnet"
+
+    def next_body(self, step: int) -> dict[str, Any]:
+        kind = ("new", "continue", "edit", "new", "continue")[step % 5]
+        if kind == "new" or not self.messages:
+            self.canary = f"CANARY{uuid.uuid4().hex[:12]}"
+            self.model = list(MODELS)[(self.index + step) % len(MODELS)]
+            self.messages = [
+                {"role": "system", "content": f"system of {self.canary}"},
+                {"role": "user", "content": f"hello {self.canary}"},
+            ]
+        elif kind == "continue":
+            self.messages = [*self.messages, {"role": "assistant", "content": REPLY}]
+            self.messages.append({"role": "user", "content": f"and then {self.canary} {step}"})
+        else:  # an edited history: the last answer rewritten by the client
+            self.messages = [*self.messages, {"role": "assistant", "content": f"edited {self.canary}"}]
+            self.messages.append({"role": "user", "content": f"after the edit {self.canary}"})
+        self.sent.append((self.canary, self.model))
+        return {"model": self.model, "messages": self.messages}
+
+
+async def _run_workers(proxy: Proxy) -> list[Worker]:
+    headers = {"Authorization": f"Bearer {proxy.master_key}"}
+    workers = [Worker(i) for i in range(WORKERS)]
+
+    async def run(worker: Worker, client: httpx.AsyncClient) -> None:
+        for step in range(CONVERSATIONS // WORKERS):
+            response = await client.post(
+                f"{proxy.url}/v1/chat/completions", headers=headers, json=worker.next_body(step)
+            )
+            assert response.status_code == 200, response.text
+            assert response.json()["choices"][0]["message"]["content"] == REPLY
+
+    async with httpx.AsyncClient(timeout=120) as client:
+        await asyncio.gather(*(run(w, client) for w in workers))
+    return workers
+
+
+def test_500_conversations_on_reused_processes_stay_apart(proxy: Proxy, mock: MockAnthropic) -> None:
+    mock.default = Reply(chunks=[REPLY])
+    try:
+        workers = asyncio.run(_run_workers(proxy))
+    finally:
+        mock.default = Reply()
+    models = {canary: model for w in workers for canary, model in w.sent}
+    expected = Counter(canary for w in workers for canary, _ in w.sent)
+    assert len(mock.requests) == CONVERSATIONS
+    seen: Counter[str] = Counter()
+    for recorded in mock.requests:
+        body = json.dumps(recorded.body)
+        canaries = set(CANARY.findall(body))
+        assert len(canaries) == 1, canaries  # one conversation's words only
+        [canary] = canaries
+        seen[canary] += 1
+        system = " ".join(b["text"] for b in recorded.body["system"])
+        assert f"system of {canary}" in system
+        assert MODELS[models[canary]] in recorded.body["model"]
+        assert all(t["content"] for t in recorded.turns())
+    assert seen == expected
+    # Served by a few processes, each reused for many conversations.
+    sessions = Counter(_session_of(r) for r in mock.requests)
+    assert len(sessions) <= 40, len(sessions)
+
+
+# A deployment no other test here uses: its one idle process is the one every new conversation reuses.
+FAULT_MODEL = "claude-3-5-haiku-20241022"
+
+
+def _post(proxy: Proxy, system: str, **extra: Any) -> httpx.Response:
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": "hi"}]
+    body = {"model": FAULT_MODEL, "messages": messages}
+    headers = {"Authorization": f"Bearer {proxy.master_key}"}
+    return httpx.post(f"{proxy.url}/v1/chat/completions", headers=headers, json={**body, **extra}, timeout=60)
+
+
+def _warm_process(proxy: Proxy, mock: MockAnthropic) -> str:
+    """The session of the deployment's idle process, after two conversations used it."""
+    for _ in range(2):
+        assert _post(proxy, f"warm {uuid.uuid4()}").status_code == 200
+    assert _session_of(mock.requests[-1]) == _session_of(mock.requests[-2])
+    return _session_of(mock.requests[-1])
+
+
+@pytest.mark.parametrize("fault", ["upstream error", "timeout", "client disconnect"])
+def test_a_reused_process_whose_turn_failed_is_retired(proxy: Proxy, mock: MockAnthropic, fault: str) -> None:
+    warm = _warm_process(proxy, mock)
+    if fault == "upstream error":
+        mock.script(Reply(status=400, error_type="invalid_request_error", error_message="bad"))
+        assert _post(proxy, f"fails {uuid.uuid4()}").status_code == 400
+    elif fault == "timeout":
+        mock.script(Reply(hang=True))
+        assert _post(proxy, f"hangs {uuid.uuid4()}", timeout=2).status_code == 408
+    else:
+        mock.script(Reply(chunks=[f"w{i} " for i in range(40)], delay=0.2))
+        headers = {"Authorization": f"Bearer {proxy.master_key}"}
+        body = {"model": FAULT_MODEL, "stream": True, "messages": [{"role": "user", "content": f"cut {uuid.uuid4()}"}]}
+        with httpx.stream("POST", f"{proxy.url}/v1/chat/completions", headers=headers, json=body) as response:
+            for line in response.iter_lines():
+                if "w0" in line:
+                    break
+    assert _session_of(mock.requests[-1]) == warm  # the fault happened on the reused process
+    mock.reset()
+    assert _post(proxy, f"after {uuid.uuid4()}").status_code == 200
+    assert _session_of(mock.requests[-1]) != warm  # that process is gone
