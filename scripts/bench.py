@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import tempfile
 import threading
 import time
@@ -52,10 +53,10 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def table(rows: dict[str, dict[str, float]], cold_p50_ms: float) -> str:
-    lines = [f"{'case':62s} {'p50 ms':>9s} {'p95 ms':>9s} {'x cold':>7s}"]
+    lines = [f"{'case':80s} {'p50 ms':>9s} {'p95 ms':>9s} {'x cold':>7s}"]
     for name, row in rows.items():
         ratio = row["p50_ms"] / cold_p50_ms if cold_p50_ms else float("nan")
-        lines.append(f"{name:62s} {row['p50_ms']:9.1f} {row['p95_ms']:9.1f} {ratio:7.2f}")
+        lines.append(f"{name:80s} {row['p50_ms']:9.1f} {row['p95_ms']:9.1f} {ratio:7.2f}")
     return "\n".join(lines)
 
 
@@ -64,6 +65,21 @@ def tree_rss_mib(pid: int) -> tuple[float, float, int]:
     children = descendants(pid)
     own = _rss_kib(pid)
     return own / 1024, (own + sum(_rss_kib(p) for p in children)) / 1024, len(children)
+
+
+def _cpu_ticks(pid: int, children: bool) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0
+    # utime, stime (and cutime, cstime: reaped children) are fields 14-17, here 11-14
+    return sum(int(f) for f in fields[11 : 15 if children else 13])
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid`` with its reaped children, plus its live descendants'."""
+    ticks = _cpu_ticks(pid, children=True) + sum(_cpu_ticks(p, children=True) for p in descendants(pid))
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_kib(pid: int) -> int:
@@ -150,7 +166,16 @@ def stream_chat(proxy: Proxy, messages: list[dict[str, str]]) -> tuple[float, fl
     return first, time.monotonic() - started, text
 
 
+def _history(i: int, turns: int = 20) -> list[dict[str, str]]:
+    """A new conversation arriving with ``turns`` earlier messages no process holds."""
+    tag = uuid.uuid4().hex
+    earlier = [{"role": "user" if j % 2 == 0 else "assistant", "content": f"{tag} m{j}"} for j in range(turns)]
+    return [{"role": "system", "content": f"history {tag}"}, *earlier, {"role": "user", "content": "now?"}]
+
+
 def proxy_cases(proxy: Proxy, count: int, pause: float) -> dict[str, tuple[list[float], list[float]]]:
+    """First-token and total times of the sequential cases, ``pause`` seconds apart (0: back to back)."""
+
     def run(make: Callable[[int], list[dict[str, str]]], keep: bool = False) -> tuple[list[float], list[float]]:
         firsts: list[float] = []
         totals: list[float] = []
@@ -168,14 +193,39 @@ def proxy_cases(proxy: Proxy, count: int, pause: float) -> dict[str, tuple[list[
     stream_chat(proxy, [system, {"role": "user", "content": "warm-up"}])
     time.sleep(pause)
     return {
-        "proxy: new conversation, fresh system prompt": run(
+        "new conversation, new system prompt each time": run(
             lambda i: [{"role": "system", "content": str(uuid.uuid4())}, {"role": "user", "content": "hi"}]
         ),
-        "proxy: new conversation, repeated system prompt": run(lambda i: [system, {"role": "user", "content": "hi"}]),
-        "proxy: continued conversation": run(
+        "new conversation, repeated system prompt": run(lambda i: [system, {"role": "user", "content": "hi"}]),
+        "new conversation carrying 20 earlier messages": run(_history),
+        "continued conversation": run(
             lambda i: ([system] if i == 0 else []) + [{"role": "user", "content": f"turn {i}"}], keep=True
         ),
     }
+
+
+def cpu_per_conversation(proxy: Proxy, count: int) -> float:
+    """CPU seconds (proxy and Claude Code processes) per new conversation, back to back."""
+    before = tree_cpu_seconds(proxy.process.pid)
+    for _ in range(count):
+        stream_chat(proxy, [{"role": "system", "content": str(uuid.uuid4())}, {"role": "user", "content": "hi"}])
+    return (tree_cpu_seconds(proxy.process.pid) - before) / count
+
+
+async def cold_concurrent(mock: MockAnthropic, home: Path, level: int, count: int) -> float:
+    """Throughput of cold ``query()`` calls, ``level`` at a time (requests per second)."""
+    gate = asyncio.Semaphore(level)
+
+    async def one() -> None:
+        async with gate:
+            env = {**claude_env(home, mock.url), **cli_environment(DeploymentSettings(), {})}
+            plan = QueryPlan(model="sonnet", system_prompt=str(uuid.uuid4()), cwd=tempfile.mkdtemp(), env=env)
+            async for _ in sdk.query(prompt=_one_prompt(), options=build_options(plan, DeploymentSettings())):
+                pass
+
+    started = time.monotonic()
+    await asyncio.gather(*(one() for _ in range(count)))
+    return count / (time.monotonic() - started)
 
 
 async def concurrent(proxy: Proxy, level: int, count: int) -> dict[str, float]:
@@ -281,7 +331,8 @@ def main() -> None:
     parser.add_argument("--chunk-delay-ms", type=float, default=0.0)
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between sequential requests")
     parser.add_argument("--overhead-requests", type=int, default=200, help="in-process provider runs (0: skip)")
-    parser.add_argument("--soak", type=int, default=1000, help="requests of the memory soak (0: skip)")
+    parser.add_argument("--soak", type=int, default=2000, help="requests of the memory soak (0: skip)")
+    parser.add_argument("--cpu-requests", type=int, default=50, help="conversations of the CPU measurement")
     parser.add_argument("--load", type=int, default=500, help="requests of the capped load run (0: skip)")
     parser.add_argument("--load-concurrency", type=int, default=32)
     parser.add_argument("--session-cap", type=int, default=8, help="max_concurrent for the load run")
@@ -299,14 +350,20 @@ def main() -> None:
         rows = {"floor: direct streaming request to the mock": summary(floor(mock, args.requests))}
         cold = asyncio.run(cold_queries(mock, home, args.requests))
         rows["cold claude_agent_sdk.query()"] = summary(cold)
+        levels = [int(x) for x in args.concurrency.split(",") if x]
+        results["cold_throughput_rps"] = {
+            str(n): asyncio.run(cold_concurrent(mock, home, n, max(args.requests, n * 3))) for n in levels if n == 8
+        }
         with run_proxy(home, claude_env(home, mock.url)) as proxy, MemorySampler(proxy.process.pid) as memory:
-            for name, (firsts, totals) in proxy_cases(proxy, args.requests, args.pause).items():
-                rows[f"{name} (first token)"] = summary(firsts)
-                rows[f"{name} (total)"] = summary(totals)
-            levels = [int(x) for x in args.concurrency.split(",") if x]
-            results["concurrency"] = {
-                str(n): asyncio.run(concurrent(proxy, n, max(args.requests, n * 2))) for n in levels
-            }
+            for pace, pause in (("back to back", 0.0), (f"{args.pause:g} s apart", args.pause)):
+                for name, (firsts, totals) in proxy_cases(proxy, args.requests, pause).items():
+                    rows[f"proxy, {pace}: {name} (first token)"] = summary(firsts)
+                    rows[f"proxy, {pace}: {name} (total)"] = summary(totals)
+            results["cpu_seconds_per_conversation"] = cpu_per_conversation(proxy, args.cpu_requests)
+            results["concurrency"] = {}
+            for n in levels:
+                asyncio.run(concurrent(proxy, n, n))  # steady traffic: the level's processes exist
+                results["concurrency"][str(n)] = asyncio.run(concurrent(proxy, n, max(args.requests, n * 8)))
             if args.soak:
                 results["soak"] = asyncio.run(soak(proxy, args.soak))
         results["memory"] = {"peak_rss_mib": memory.peak_kib / 1024, "peak_processes": memory.peak_children}
@@ -320,14 +377,44 @@ def main() -> None:
     for level, row in results["concurrency"].items():
         print(
             f"concurrency {level:>3s}: {row['throughput_rps']:.2f} req/s, p50 {row['p50_ms']:.0f} ms, "
-            f"p95 {row['p95_ms']:.0f} ms, ok {row['ok']}, 429 {row['status_429']}"
+            f"p95 {row['p95_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms, ok {row['ok']}, 429 {row['status_429']}"
         )
+    for level, rps in results["cold_throughput_rps"].items():
+        print(f"cold query() at concurrency {level}: {rps:.2f} req/s")
+    print(f"CPU seconds per new conversation (proxy + Claude Code): {results['cpu_seconds_per_conversation']:.3f}")
     print(
         f"peak memory (proxy + Claude Code processes): {results['memory']['peak_rss_mib']:.0f} MiB, "
         f"{results['memory']['peak_processes']} processes at most"
     )
     report_extras(results)
+    results["targets"] = targets(results)
+    for name, (value, goal, ok) in results["targets"].items():
+        print(f"target {name}: {value:.3f} (goal {goal}) {'met' if ok else 'MISSED'}")
     Path(args.json_out).write_text(json.dumps(results, indent=2))
+
+
+def targets(results: dict[str, Any]) -> dict[str, tuple[float, str, bool]]:
+    """Issue 11's targets, each as (measured, goal, met), from the back-to-back figures."""
+    rows = results["latency"]
+    cold = rows["cold claude_agent_sdk.query()"]["p50_ms"]
+    out: dict[str, tuple[float, str, bool]] = {}
+    for name in (
+        "new conversation, new system prompt each time",
+        "new conversation, repeated system prompt",
+        "new conversation carrying 20 earlier messages",
+    ):
+        ratio = rows[f"proxy, back to back: {name} (first token)"]["p50_ms"] / cold
+        out[f"{name}: first token p50 / cold"] = (ratio, "<= 0.25", ratio <= 0.25)
+    ratio = rows["proxy, back to back: continued conversation (first token)"]["p50_ms"] / cold
+    out["continued: first token p50 / cold"] = (ratio, "<= 0.15", ratio <= 0.15)
+    cold_rps = results.get("cold_throughput_rps", {}).get("8")
+    if cold_rps and "8" in results.get("concurrency", {}):
+        times = results["concurrency"]["8"]["throughput_rps"] / cold_rps
+        out["concurrency 8 throughput / cold query()"] = (times, ">= 4", times >= 4)
+    cpu = results.get("cpu_seconds_per_conversation")
+    if cpu is not None:
+        out["CPU seconds per conversation"] = (cpu, "<= 0.1", cpu <= 0.1)
+    return out
 
 
 def load_run(mock: MockAnthropic, home: Path, args: argparse.Namespace) -> dict[str, Any]:

@@ -38,3 +38,34 @@ def test_capped_config_sets_the_session_cap_on_every_deployment(tmp_path: Path) 
 
 def test_summary_has_p99() -> None:
     assert bench.summary([i / 1000 for i in range(1, 101)])["p99_ms"] == 99
+
+
+def _row(p50: float) -> dict[str, float]:
+    return {"p50_ms": p50, "p95_ms": p50, "p99_ms": p50, "n": 1}
+
+
+def test_targets_are_read_off_the_back_to_back_figures() -> None:
+    names = [
+        "new conversation, new system prompt each time",
+        "new conversation, repeated system prompt",
+        "new conversation carrying 20 earlier messages",
+    ]
+    latency = {"cold claude_agent_sdk.query()": _row(400.0)}
+    latency.update({f"proxy, back to back: {n} (first token)": _row(100.0) for n in names[:2]})
+    latency[f"proxy, back to back: {names[2]} (first token)"] = _row(120.0)  # 0.30: missed
+    latency["proxy, back to back: continued conversation (first token)"] = _row(40.0)
+    results = {
+        "latency": latency,
+        "cold_throughput_rps": {"8": 3.0},
+        "concurrency": {"8": {"throughput_rps": 12.0}},
+        "cpu_seconds_per_conversation": 0.2,
+    }
+    met = {name: ok for name, (_, _, ok) in bench.targets(results).items()}
+    assert met == {
+        f"{names[0]}: first token p50 / cold": True,
+        f"{names[1]}: first token p50 / cold": True,
+        f"{names[2]}: first token p50 / cold": False,
+        "continued: first token p50 / cold": True,
+        "concurrency 8 throughput / cold query()": True,
+        "CPU seconds per conversation": False,
+    }
