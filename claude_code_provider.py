@@ -29,6 +29,7 @@ from litellm_claude_code.environment import cli_environment, config_dir
 from litellm_claude_code.limits import Busy, Limiter
 from litellm_claude_code.params import Controls, ParamError, controls_from
 from litellm_claude_code.prompt import TOOL_ERRORS_METADATA_KEY, Conversation, PromptError, convert
+from litellm_claude_code.quota import Quotas
 from litellm_claude_code.request import ChatRequest
 from litellm_claude_code.runner import QueryFunction, QueryTimeout
 from litellm_claude_code.runtime import Runtime, one_shot, seeded_once
@@ -74,6 +75,7 @@ class ClaudeCodeProvider(CustomLLM):
         self._make_runtime = runtime
         self._runtime_of_loop: Runtime | None = None
         self._limiter = Limiter()
+        self.quotas = Quotas()  # per deployment, from Claude Code's rate_limit_event
 
     @property
     def runtime(self) -> Runtime:
@@ -127,6 +129,12 @@ class ClaudeCodeProvider(CustomLLM):
             for chunk in self._probe(request):
                 yield chunk
             return
+        refused = self.quotas.refused(request.account, request.deployment)
+        if refused is not None:
+            # The account's usage window is exhausted: no process, no upstream call (issue 12).
+            seconds, window = refused
+            message = f"this Claude account's {window} usage limit is reached; it resets in {seconds:.0f}s"
+            raise errors.to_exception(errors.Failure(status=429, message=message, retry_after=seconds), model)
         try:
             slot = self._limiter.gate(request.deployment, request.limits).slot()
             async with slot, aclosing(self._run(request)) as chunks:
@@ -198,6 +206,8 @@ class ClaudeCodeProvider(CustomLLM):
             turn = one_shot(self._query, request)
         async with aclosing(turn) as messages:
             async for message in messages:
+                if isinstance(message, sdk.RateLimitEvent):
+                    self.quotas.record(request.account, request.deployment, message.rate_limit_info)
                 for chunk in translator.feed(message):
                     yield chunk
                 if translator.complete:

@@ -19,4 +19,5 @@ validate_startup_config(sys.argv)
 claude_code_provider = ClaudeCodeProvider(pooling=True)
 
 # Registered under litellm_settings.callbacks in config/litellm_config.yaml.
-proxy_hooks = ProxyHooks()
+# It reads the provider's quota state for the response headers.
+proxy_hooks = ProxyHooks(claude_code_provider.quotas)

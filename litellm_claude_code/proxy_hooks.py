@@ -8,7 +8,9 @@ from fastapi import HTTPException
 from litellm.constants import RETURN_RAW_MODEL_NAME_METADATA_KEY
 from litellm.integrations.custom_logger import CustomLogger
 
+from . import quota
 from .prompt import TOOL_ERRORS_METADATA_KEY, PromptError, check_shapes
+from .quota import Quotas
 
 
 class ProxyHooks(CustomLogger):
@@ -21,6 +23,24 @@ class ProxyHooks(CustomLogger):
     flag; our users asked to see the model Claude Code really used
     (``claude-sonnet-4-5-...``, or the account default behind ``default``).
     """
+
+    def __init__(self, quotas: Quotas | None = None) -> None:
+        super().__init__()
+        self._quotas = quotas
+
+    async def async_post_call_response_headers_hook(
+        self,
+        data: dict,
+        user_api_key_dict: Any,
+        response: object,
+        request_headers: dict[str, str] | None = None,
+        litellm_call_info: dict[str, object] | None = None,
+    ) -> dict[str, str] | None:
+        """The account's quota as last seen, on every response of a Claude Code deployment (issue 12)."""
+        deployment = (litellm_call_info or {}).get("model_id")
+        if self._quotas is None or not isinstance(deployment, str):
+            return None
+        return quota.headers(self._quotas.of(deployment)) or None
 
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: Any) -> dict:
         _refuse_malformed(data)

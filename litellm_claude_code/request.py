@@ -33,6 +33,12 @@ class ChatRequest:
         return {**self.account_env, **cli_env(self.controls)}
 
     @property
+    def account(self) -> Hashable:
+        """Which Claude account the deployment runs on: deployments sharing it share its quota."""
+        settings = self.settings
+        return (self.config_dir, settings.auth, settings.oauth_token_env, settings.api_key_env, settings.base_url)
+
+    @property
     def system_prompt(self) -> str:
         return self.conversation.system or self.settings.default_system_prompt
 

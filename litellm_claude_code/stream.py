@@ -94,6 +94,8 @@ class StreamTranslator:
             return self._on_result(message)
         if isinstance(message, sdk.RateLimitEvent):
             return self._on_rate_limit(message)
+        if isinstance(message, sdk.SystemMessage) and message.subtype == "api_retry":
+            return self._on_retry(message.data)
         if not isinstance(message, (sdk.SystemMessage, sdk.UserMessage)):
             logger.debug("skipping unknown SDK message %s", type(message).__name__)
         return []
@@ -208,6 +210,21 @@ class StreamTranslator:
         name = self._tool_names.get(block.name, block.name)
         function = {"name": name, "arguments": json.dumps(block.input)}
         return {"id": block.id, "type": "function", "index": index, "function": function}
+
+    def _on_retry(self, data: dict[str, Any]) -> list[ModelResponseStream]:
+        """Claude Code is about to wait and retry an API error (``api_retry``).
+
+        A 429 is answered at once instead, with upstream's wait as Retry-After
+        (issue 12): the router can then try the model's other accounts within
+        a second, and a client with a single account gets the hint instead of
+        a silent wait that ends in the same 429.
+        """
+        if data.get("error_status") != 429:
+            return []
+        delay = data.get("retry_delay_ms")
+        seconds = delay / 1000 if isinstance(delay, (int, float)) and not isinstance(delay, bool) else None
+        message = f"Claude's API is limiting requests ({data.get('error') or 'rate_limit'}); retry after the wait given"
+        raise to_exception(Failure(status=429, kind="rate_limit", message=message, retry_after=seconds), self.model)
 
     def _on_rate_limit(self, message: sdk.RateLimitEvent) -> list[ModelResponseStream]:
         info = message.rate_limit_info

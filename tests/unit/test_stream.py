@@ -205,3 +205,19 @@ def test_json_output_without_structured_output_is_an_error() -> None:
     translator = StreamTranslator("sonnet", json_output=True)
     with pytest.raises(litellm.BadGatewayError, match="response_format"):
         translator.feed(result())
+
+
+def _api_retry(status: int, delay_ms: int) -> sdk.SystemMessage:
+    data = {"type": "system", "subtype": "api_retry", "attempt": 1, "max_retries": 1, "retry_delay_ms": delay_ms}
+    return sdk.SystemMessage(subtype="api_retry", data={**data, "error_status": status, "error": "rate_limit"})
+
+
+def test_a_throttle_claude_code_would_wait_out_is_a_429_at_once_with_its_wait() -> None:
+    translator = StreamTranslator("sonnet")
+    with pytest.raises(litellm.RateLimitError) as caught:
+        translator.feed(_api_retry(429, 7548))
+    assert caught.value.headers == {"retry-after": "8"}
+
+
+def test_other_retries_are_left_to_claude_code() -> None:
+    assert StreamTranslator("sonnet").feed(_api_retry(529, 2000)) == []

@@ -1,0 +1,168 @@
+"""Per-account quota, as Claude Code last reported it (issue 12).
+
+After every API response Claude Code emits a ``rate_limit_event`` taken from the
+API's ``anthropic-ratelimit-unified-*`` headers: a status (allowed,
+allowed_warning, rejected), the representative window and its reset, the
+overage status, and in ``raw.unifiedWindows`` the 5-hour and 7-day windows'
+utilization, reset and status. The latest one per deployment is kept here (pure
+state, no I/O), shown to clients as response headers, to operators in
+``/metrics``, and used to answer at once, with no upstream call, a request to an
+account whose usage window is exhausted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import claude_agent_sdk as sdk
+
+logger = logging.getLogger(__name__)
+
+WINDOWS = {"five_hour": "5h", "seven_day": "7d"}
+# Windows that cover every model of an account: a request for another model of
+# the same account would be refused as well.
+ACCOUNT_WINDOWS = frozenset({"five_hour", "seven_day"})
+HEADER_PREFIX = "x-ratelimit-unified-"
+
+
+@dataclass(frozen=True)
+class Window:
+    utilization: float | None
+    resets_at: int | None  # Unix time
+    status: str | None
+
+
+@dataclass(frozen=True)
+class Quota:
+    """One deployment's account, as of ``seen_at``."""
+
+    status: str
+    resets_at: int | None
+    window: str | None  # the representative window (rate_limit_type)
+    overage_status: str | None
+    windows: Mapping[str, Window]  # "five_hour", "seven_day"
+    seen_at: float
+
+    @property
+    def exhausted_window(self) -> str | None:
+        """The usage window that refuses requests, when the status is rejected with a reset."""
+        return self.window if self.status == "rejected" and self.resets_at else None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _timestamp(value: Any) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None else None
+
+
+def quota_from(info: sdk.RateLimitInfo, seen_at: float) -> Quota:
+    raw = info.raw if isinstance(info.raw, dict) else {}
+    found = raw.get("unifiedWindows")
+    unified: dict[str, Any] = found if isinstance(found, dict) else {}
+    windows = {}
+    for name in WINDOWS:
+        entry = unified.get(name)
+        if isinstance(entry, dict):
+            status = entry.get("status")
+            windows[name] = Window(
+                _number(entry.get("utilization")),
+                _timestamp(entry.get("resetsAt")),
+                status if isinstance(status, str) else None,
+            )
+    return Quota(
+        status=str(info.status),
+        resets_at=info.resets_at,
+        window=info.rate_limit_type,
+        overage_status=info.overage_status,
+        windows=windows,
+        seen_at=seen_at,
+    )
+
+
+def _rfc3339(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+
+
+def headers(quota: Quota | None) -> dict[str, str]:
+    """Response headers for a client: the account's quota as last seen."""
+    if quota is None:
+        return {}
+    out = {f"{HEADER_PREFIX}status": quota.status}
+    if quota.window:
+        out[f"{HEADER_PREFIX}representative-claim"] = quota.window
+    if quota.resets_at:
+        out[f"{HEADER_PREFIX}reset"] = _rfc3339(quota.resets_at)
+    if quota.overage_status:
+        out[f"{HEADER_PREFIX}overage-status"] = quota.overage_status
+    for name, short in WINDOWS.items():
+        window = quota.windows.get(name)
+        if window is None:
+            continue
+        if window.utilization is not None:
+            out[f"{HEADER_PREFIX}{short}-utilization"] = f"{window.utilization:g}"
+        if window.resets_at:
+            out[f"{HEADER_PREFIX}{short}-reset"] = _rfc3339(window.resets_at)
+        if window.status:
+            out[f"{HEADER_PREFIX}{short}-status"] = window.status
+    return out
+
+
+class Quotas:
+    """The latest quota of every deployment, and which accounts are refused until when."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._of: dict[str, Quota] = {}
+        self._account_of: dict[str, Hashable] = {}
+
+    def record(self, account: Hashable, deployment: str, info: sdk.RateLimitInfo) -> Quota:
+        quota = quota_from(info, self._clock())
+        before = self._of.get(deployment)
+        self._of[deployment] = quota
+        self._account_of[deployment] = account
+        if before is None or before.status != quota.status:
+            level = logging.WARNING if quota.status != "allowed" else logging.INFO
+            logger.log(level, "Claude account of deployment %s: quota %s", deployment, _describe(quota))
+        return quota
+
+    def of(self, deployment: str) -> Quota | None:
+        return self._of.get(deployment)
+
+    def items(self) -> list[tuple[str, Quota]]:
+        return sorted(self._of.items())
+
+    def refused(self, account: Hashable, deployment: str) -> tuple[float, str] | None:
+        """(seconds until the reset, window) while a usage window refuses this deployment's requests.
+
+        A window that covers the whole account (5-hour, 7-day) refuses every
+        deployment of that account; another (a model's own weekly window) only
+        the deployment that reported it.
+        """
+        now = self._clock()
+        for other, quota in self._of.items():
+            window = quota.exhausted_window
+            if window is None or quota.resets_at is None or quota.resets_at <= now:
+                continue
+            same = other == deployment or (window in ACCOUNT_WINDOWS and self._account_of.get(other) == account)
+            if same:
+                return quota.resets_at - now, window
+        return None
+
+
+def _describe(quota: Quota) -> str:
+    parts = [quota.status]
+    for name, short in WINDOWS.items():
+        window = quota.windows.get(name)
+        if window is not None and window.utilization is not None:
+            parts.append(f"{short} {window.utilization:.0%}")
+    if quota.resets_at:
+        parts.append(f"resets {_rfc3339(quota.resets_at)}")
+    return ", ".join(parts)

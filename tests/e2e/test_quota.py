@@ -1,0 +1,115 @@
+"""Quota you can see, and rate limits answered at once (issue 12), through the real proxy."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.anthropic_mock import MockAnthropic, Reply
+
+from .harness import Proxy, claude_env, post_chat, run_proxy
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def proxy(mock: MockAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    """A proxy of its own: an exhausted usage window here refuses the whole account."""
+    home = tmp_path_factory.mktemp("quota-home")
+    with run_proxy(home, claude_env(home, mock.url)) as running:
+        yield running
+
+
+def unified(status: str, five: float, seven: float, reset_in: int, claim: str = "five_hour") -> dict[str, str]:
+    """The API's anthropic-ratelimit-unified-* header set."""
+    now = int(time.time())
+    return {
+        "anthropic-ratelimit-unified-status": status,
+        "anthropic-ratelimit-unified-reset": str(now + reset_in),
+        "anthropic-ratelimit-unified-representative-claim": claim,
+        "anthropic-ratelimit-unified-5h-utilization": str(five),
+        "anthropic-ratelimit-unified-5h-reset": str(now + reset_in),
+        "anthropic-ratelimit-unified-5h-status": "allowed_warning" if five >= 0.8 else "allowed",
+        "anthropic-ratelimit-unified-7d-utilization": str(seven),
+        "anthropic-ratelimit-unified-7d-reset": str(now + 5 * 86400),
+        "anthropic-ratelimit-unified-7d-status": "allowed",
+        "anthropic-ratelimit-unified-overage-status": "rejected",
+        "anthropic-ratelimit-unified-fallback": "available",
+    }
+
+
+def _stream_headers(proxy: Proxy, model: str) -> httpx.Headers:
+    body: dict[str, Any] = {"model": model, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"Authorization": f"Bearer {proxy.master_key}"}
+    with httpx.stream("POST", f"{proxy.url}/v1/chat/completions", headers=headers, json=body, timeout=60) as r:
+        assert r.status_code == 200
+        for _ in r.iter_lines():
+            pass
+        return r.headers
+
+
+@pytest.mark.parametrize(("five", "seven"), [(0.25, 0.1), (0.82, 0.47)])
+def test_every_response_carries_the_accounts_quota(
+    proxy: Proxy, mock: MockAnthropic, five: float, seven: float
+) -> None:
+    mock.default = Reply(headers=unified("allowed", five, seven, reset_in=3600))
+    try:
+        response = post_chat(proxy, "sonnet")
+        assert response.status_code == 200
+        assert response.headers["x-ratelimit-unified-5h-utilization"] == f"{five:g}"
+        assert response.headers["x-ratelimit-unified-7d-utilization"] == f"{seven:g}"
+        assert response.headers["x-ratelimit-unified-status"] == "allowed"
+        assert response.headers["x-ratelimit-unified-representative-claim"] == "five_hour"
+        assert response.headers["x-ratelimit-unified-overage-status"] == "rejected"
+        assert response.headers["x-ratelimit-unified-5h-reset"].endswith("Z")
+        # A stream's headers go out before its answer: they carry the quota as last seen.
+        streamed = _stream_headers(proxy, "sonnet")
+        assert streamed["x-ratelimit-unified-5h-utilization"] == f"{five:g}"
+    finally:
+        mock.default = Reply()
+
+
+def test_a_plain_throttle_is_a_429_at_once_with_retry_after(proxy: Proxy, mock: MockAnthropic) -> None:
+    throttle = Reply(
+        status=429,
+        error_type="rate_limit_error",
+        error_message="Server is temporarily limiting requests (not your usage limit)",
+        headers={"retry-after": "7"},
+    )
+    mock.default = throttle
+    try:
+        started = time.monotonic()
+        response = post_chat(proxy, "opus")  # opus has no fallback model
+        elapsed = time.monotonic() - started
+    finally:
+        mock.default = Reply()
+    assert response.status_code == 429, response.text
+    assert 6 <= float(response.headers["retry-after"]) <= 8
+    assert elapsed < 3, elapsed  # not Claude Code's own 7-second wait
+    assert len(mock.requests) == 1  # and no retry of it
+
+
+def test_an_exhausted_usage_window_refuses_the_account_without_asking_upstream(
+    proxy: Proxy, mock: MockAnthropic
+) -> None:
+    window = Reply(
+        status=429,
+        error_type="rate_limit_error",
+        error_message="usage limit reached",
+        headers={**unified("rejected", 1.0, 0.5, reset_in=40), "retry-after": "40"},
+    )
+    mock.script(window)
+    response = post_chat(proxy, "sonnet")  # its router fallback is haiku, on the same account
+    assert response.status_code == 429, response.text
+    assert 30 <= float(response.headers["retry-after"]) <= 41
+    assert len(mock.requests) == 1  # the 5-hour window covers haiku too: not asked
+    started = time.monotonic()
+    again = post_chat(proxy, "haiku")
+    assert again.status_code == 429
+    assert float(again.headers["retry-after"]) > 20
+    assert time.monotonic() - started < 1.5
+    assert len(mock.requests) == 1
