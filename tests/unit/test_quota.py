@@ -24,9 +24,8 @@ def info(status: str = "allowed", window: str | None = "five_hour", resets_at: i
             "seven_day": {"utilization": 0.41, "resetsAt": NOW + 86400, "status": "allowed"},
         },
     }
-    return sdk.RateLimitInfo(
-        status=status, resets_at=resets_at, rate_limit_type=window, overage_status="rejected", raw=raw
-    )  # type: ignore[arg-type]  # status literals
+    fields: dict[str, Any] = {"status": status, "resets_at": resets_at, "rate_limit_type": window}
+    return sdk.RateLimitInfo(**fields, overage_status="rejected", raw=raw)
 
 
 def test_headers_carry_every_window() -> None:
