@@ -13,6 +13,7 @@ import concurrent.futures
 import contextvars
 import logging
 import os
+from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import aclosing
 from pathlib import Path
@@ -27,6 +28,7 @@ from litellm.types.utils import ModelResponse, ModelResponseStream
 from litellm_claude_code import errors, health, pricing
 from litellm_claude_code.environment import cli_environment, config_dir
 from litellm_claude_code.limits import Busy, Limiter
+from litellm_claude_code.metrics import Outcomes, ProviderCollector
 from litellm_claude_code.params import Controls, ParamError, controls_from
 from litellm_claude_code.prompt import TOOL_ERRORS_METADATA_KEY, Conversation, PromptError, convert
 from litellm_claude_code.quota import Quotas
@@ -76,6 +78,21 @@ class ClaudeCodeProvider(CustomLLM):
         self._runtime_of_loop: Runtime | None = None
         self._limiter = Limiter()
         self.quotas = Quotas()  # per deployment, from Claude Code's rate_limit_event
+        self.outcomes = Outcomes()
+
+    def collector(self) -> ProviderCollector:
+        """This provider's Prometheus metrics (custom_handler registers them)."""
+        return ProviderCollector(
+            self.quotas, self.outcomes, self._process_counts, self._process_events, self._limiter.queued
+        )
+
+    def _process_counts(self) -> dict[str, int]:
+        runtime = self._runtime_of_loop  # the proxy's loop's, once it has served a request
+        return runtime.counts() if runtime else {}
+
+    def _process_events(self) -> Counter[str]:
+        runtime = self._runtime_of_loop
+        return runtime.stats if runtime else Counter()
 
     @property
     def runtime(self) -> Runtime:
@@ -122,6 +139,22 @@ class ClaudeCodeProvider(CustomLLM):
     # -- one request ----------------------------------------------------------
 
     async def _chunks(
+        self, model: str, messages: list, kwargs: dict[str, Any]
+    ) -> AsyncGenerator[ModelResponseStream, None]:
+        """One request's chunks, its outcome counted by status (499: the client went away)."""
+        status = 499
+        try:
+            async with aclosing(self._answer(model, messages, kwargs)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+            status = 200
+        except Exception as error:
+            status = int(getattr(error, "status_code", None) or 500)
+            raise
+        finally:
+            self.outcomes.count(status)
+
+    async def _answer(
         self, model: str, messages: list, kwargs: dict[str, Any]
     ) -> AsyncGenerator[ModelResponseStream, None]:
         request = self._request(model, messages, kwargs)
@@ -207,7 +240,7 @@ class ClaudeCodeProvider(CustomLLM):
         async with aclosing(turn) as messages:
             async for message in messages:
                 if isinstance(message, sdk.RateLimitEvent):
-                    self.quotas.record(request.account, request.deployment, message.rate_limit_info)
+                    self.quotas.record(request.account, request.deployment, message.rate_limit_info, request.model)
                 for chunk in translator.feed(message):
                     yield chunk
                 if translator.complete:

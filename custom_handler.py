@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from claude_code_provider import ClaudeCodeProvider
+from litellm_claude_code import metrics
 from litellm_claude_code.config_check import validate_startup_config
 from litellm_claude_code.proxy_hooks import ProxyHooks
 
@@ -19,5 +20,8 @@ validate_startup_config(sys.argv)
 claude_code_provider = ClaudeCodeProvider(pooling=True)
 
 # Registered under litellm_settings.callbacks in config/litellm_config.yaml.
+# Quota, processes, queue and outcomes in the registry LiteLLM's /metrics serves.
+metrics.register(claude_code_provider.collector())
+
 # It reads the provider's quota state for the response headers.
 proxy_hooks = ProxyHooks(claude_code_provider.quotas)

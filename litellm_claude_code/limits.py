@@ -67,6 +67,10 @@ class Limiter:
     def __init__(self) -> None:
         self._gates: dict[tuple[int, Hashable], Gate] = {}
 
+    def queued(self) -> int:
+        """Requests waiting for a session, over every deployment."""
+        return sum(gate.waiting for gate in self._gates.values())
+
     def gate(self, deployment: Hashable, limits: Limits) -> Gate:
         key = (id(asyncio.get_running_loop()), deployment)
         gate = self._gates.get(key)

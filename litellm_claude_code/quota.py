@@ -122,12 +122,14 @@ class Quotas:
         self._clock = clock
         self._of: dict[str, Quota] = {}
         self._account_of: dict[str, Hashable] = {}
+        self.model_of: dict[str, str] = {}  # deployment -> the model it serves, for people reading metrics
 
-    def record(self, account: Hashable, deployment: str, info: sdk.RateLimitInfo) -> Quota:
+    def record(self, account: Hashable, deployment: str, info: sdk.RateLimitInfo, model: str = "") -> Quota:
         quota = quota_from(info, self._clock())
         before = self._of.get(deployment)
         self._of[deployment] = quota
         self._account_of[deployment] = account
+        self.model_of[deployment] = model
         if before is None or before.status != quota.status:
             level = logging.WARNING if quota.status != "allowed" else logging.INFO
             logger.log(level, "Claude account of deployment %s: quota %s", deployment, _describe(quota))

@@ -501,6 +501,15 @@ class Runtime:
             self._spawn_task(self.dispose(process))
         return len(stale)
 
+    def counts(self) -> dict[str, int]:
+        """Processes by state, for metrics."""
+        return {
+            "busy": sum(self._busy.values()),
+            "idle": len(self._live),
+            "spare": sum(len(spares) for spares in self._spares.values()),
+            "starting": sum(len(tasks) for tasks in self._starting.values()),
+        }
+
     def idle(self) -> list[Process]:
         return [*(p for spares in self._spares.values() for p in spares), *self._live.values()]
 

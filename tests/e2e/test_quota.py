@@ -88,9 +88,38 @@ def test_a_plain_throttle_is_a_429_at_once_with_retry_after(proxy: Proxy, mock: 
     finally:
         mock.default = Reply()
     assert response.status_code == 429, response.text
-    assert 6 <= float(response.headers["retry-after"]) <= 8
+    assert 7 <= float(response.headers["retry-after"]) <= 10  # upstream's 7 s plus Claude Code's jitter
     assert elapsed < 3, elapsed  # not Claude Code's own 7-second wait
     assert len(mock.requests) == 1  # and no retry of it
+
+
+def _metric(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample of the Prometheus text ``text``."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and line.split(" ")[0] != name:
+            continue
+        head, _, value = line.rpartition(" ")
+        if all(f'{key}="{wanted}"' in head for key, wanted in labels.items()):
+            return float(value)
+    return None
+
+
+def test_metrics_show_quota_processes_and_outcomes(proxy: Proxy, mock: MockAnthropic) -> None:
+    mock.default = Reply(headers=unified("allowed", 0.63, 0.29, reset_in=1800))
+    try:
+        assert post_chat(proxy, "opus").status_code == 200
+    finally:
+        mock.default = Reply()
+    headers = {"Authorization": f"Bearer {proxy.master_key}"}  # /metrics needs a key (LiteLLM's default)
+    text = httpx.get(f"{proxy.url}/metrics/", headers=headers, timeout=30).text
+    assert _metric(text, "claude_code_quota_utilization", model="opus", window="5h") == 0.63
+    assert _metric(text, "claude_code_quota_utilization", model="opus", window="7d") == 0.29
+    assert _metric(text, "claude_code_quota_status", model="opus", status="allowed") == 1.0
+    assert (_metric(text, "claude_code_requests_total", status="200") or 0) >= 1
+    assert _metric(text, "claude_code_processes", state="busy") == 0
+    assert (_metric(text, "claude_code_process_events_total", event="started") or 0) >= 1
+    assert _metric(text, "claude_code_queue_length") == 0
+    assert "litellm_" in text  # LiteLLM's own metrics, same registry
 
 
 def test_an_exhausted_usage_window_refuses_the_account_without_asking_upstream(

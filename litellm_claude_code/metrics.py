@@ -1,0 +1,102 @@
+"""The provider's Prometheus metrics, in the registry LiteLLM's ``/metrics`` serves (issue 12).
+
+A collector reads the live state at scrape time (quotas, the runtime's
+processes, the queue, request outcomes), so nothing is counted twice and
+nothing goes stale: LiteLLM's Prometheus integration (``callbacks:
+["prometheus"]``) serves prometheus_client's default registry, and this
+collector is registered there.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import REGISTRY, Collector
+
+from .quota import WINDOWS, Quotas
+
+STATUSES = ("allowed", "allowed_warning", "rejected")
+
+
+@dataclass
+class Outcomes:
+    """Requests answered, by HTTP status."""
+
+    by_status: Counter[int] = field(default_factory=Counter)
+
+    def count(self, status: int) -> None:
+        self.by_status[status] += 1
+
+
+class ProviderCollector(Collector):
+    """Gauges and counters of one provider, read when scraped."""
+
+    def __init__(
+        self,
+        quotas: Quotas,
+        outcomes: Outcomes,
+        processes: Callable[[], dict[str, int]],
+        events: Callable[[], Counter[str]],
+        queued: Callable[[], int],
+    ) -> None:
+        self._quotas, self._outcomes = quotas, outcomes
+        self._processes, self._events, self._queued = processes, events, queued
+
+    def collect(self) -> Iterator[Any]:
+        utilization = GaugeMetricFamily(
+            "claude_code_quota_utilization",
+            "Share of the account's usage window used, as Claude Code last reported (0-1)",
+            labels=["deployment", "model", "window"],
+        )
+        resets = GaugeMetricFamily(
+            "claude_code_quota_resets_at_seconds",
+            "When the account's usage window resets (Unix time)",
+            labels=["deployment", "model", "window"],
+        )
+        status = GaugeMetricFamily(
+            "claude_code_quota_status",
+            "1 for the account's current quota status (allowed, allowed_warning, rejected)",
+            labels=["deployment", "model", "status"],
+        )
+        seen = GaugeMetricFamily(
+            "claude_code_quota_seen_at_seconds",
+            "When Claude Code last reported the quota",
+            labels=["deployment", "model"],
+        )
+        for deployment, quota in self._quotas.items():
+            model = self._quotas.model_of.get(deployment, "")
+            for name, short in WINDOWS.items():
+                window = quota.windows.get(name)
+                if window is not None and window.utilization is not None:
+                    utilization.add_metric([deployment, model, short], window.utilization)
+                if window is not None and window.resets_at:
+                    resets.add_metric([deployment, model, short], window.resets_at)
+            for name in STATUSES:
+                status.add_metric([deployment, model, name], 1.0 if quota.status == name else 0.0)
+            seen.add_metric([deployment, model], quota.seen_at)
+        yield from (utilization, resets, status, seen)
+        processes = GaugeMetricFamily("claude_code_processes", "Claude Code processes by state", labels=["state"])
+        for state, count in sorted(self._processes().items()):
+            processes.add_metric([state], count)
+        yield processes
+        events = CounterMetricFamily(
+            "claude_code_process_events",
+            "How requests got their process: started, spare, reused, live, waited, cold, resumed",
+            labels=["event"],
+        )
+        for event, count in sorted(self._events().items()):
+            events.add_metric([event], count)
+        yield events
+        yield GaugeMetricFamily("claude_code_queue_length", "Requests waiting for a session", value=self._queued())
+        outcomes = CounterMetricFamily("claude_code_requests", "Requests answered, by HTTP status", labels=["status"])
+        for code, count in sorted(self._outcomes.by_status.items()):
+            outcomes.add_metric([str(code)], count)
+        yield outcomes
+
+
+def register(collector: ProviderCollector) -> None:
+    REGISTRY.register(collector)
