@@ -162,12 +162,7 @@ class ClaudeCodeProvider(CustomLLM):
             for chunk in self._probe(request):
                 yield chunk
             return
-        refused = self.quotas.refused(request.account, request.deployment)
-        if refused is not None:
-            # The account's usage window is exhausted: no process, no upstream call (issue 12).
-            seconds, window = refused
-            message = f"this Claude account's {window} usage limit is reached; it resets in {seconds:.0f}s"
-            raise errors.to_exception(errors.Failure(status=429, message=message, retry_after=seconds), model)
+        self._refuse_exhausted(request)
         try:
             slot = self._limiter.gate(request.deployment, request.limits).slot()
             async with slot, aclosing(self._run(request)) as chunks:
@@ -195,9 +190,17 @@ class ClaudeCodeProvider(CustomLLM):
         deployment = deployment_id(kwargs.get("litellm_params"), model)
         return ChatRequest(model, settings, conversation, controls, timeout, env, config_dir(env, parent), deployment)
 
-    @staticmethod
-    def _probe(request: ChatRequest) -> list[ModelResponseStream]:
+    def _refuse_exhausted(self, request: ChatRequest) -> None:
+        """A 429 at once, no process and no upstream call, while the account's usage window is exhausted."""
+        refused = self.quotas.refused(request.account, request.deployment)
+        if refused is not None:
+            seconds, window = refused
+            message = f"this Claude account's {window} usage limit is reached; it resets in {seconds:.0f}s"
+            raise errors.to_exception(errors.Failure(status=429, message=message, retry_after=seconds), request.model)
+
+    def _probe(self, request: ChatRequest) -> list[ModelResponseStream]:
         """LiteLLM's health check: answered locally, no Claude Code process started."""
+        self._refuse_exhausted(request)  # /health names the window and its reset
         settings = request.settings
         problem = health.binary_problem(settings.cli_path, BUNDLED_CLI)
         if problem:

@@ -142,3 +142,8 @@ def test_an_exhausted_usage_window_refuses_the_account_without_asking_upstream(
     assert float(again.headers["retry-after"]) > 20
     assert time.monotonic() - started < 1.5
     assert len(mock.requests) == 1
+    health = httpx.get(f"{proxy.url}/health", headers={"Authorization": f"Bearer {proxy.master_key}"}, timeout=30)
+    unhealthy = {e["model"].removeprefix("claude-code/"): e for e in health.json()["unhealthy_endpoints"]}
+    assert {"sonnet", "haiku", "opus"} <= set(unhealthy)  # every model of the account
+    assert "five_hour usage limit is reached" in str(unhealthy["haiku"])
+    assert len(mock.requests) == 1  # /health asked nothing upstream
