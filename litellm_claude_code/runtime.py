@@ -47,7 +47,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import claude_agent_sdk as sdk
 from claude_agent_sdk._internal.transport import Transport
@@ -74,21 +74,14 @@ MAX_RSS_MIB = 700.0
 # cheaper than feeding the turns one by one.
 SEED_MAX_TURNS = 400
 REAP_INTERVAL_SECONDS = 5.0
+# A background start waits while the CPU is this busy (requests come first), up to the bound.
+BUSY_CPU = 0.85
+BUSY_WAIT_SECONDS = 10.0
 DISPOSE_GRACE_SECONDS = 5.0
 
 
 class ControlError(sdk.ProcessError):
     """The CLI answered a control request otherwise than expected: the process is discarded."""
-
-
-class Client(Protocol):
-    """What the runtime uses of a connected ``ClaudeSDKClient``."""
-
-    async def query(self, prompt: Any) -> None: ...
-
-    def receive_response(self) -> AsyncIterator[Any]: ...
-
-    async def disconnect(self) -> None: ...
 
 
 @dataclass(eq=False)
@@ -210,6 +203,22 @@ def flag_settings(request: ChatRequest) -> dict[str, Any] | None:
     return settings or None
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields), fields[3] + (fields[4] if len(fields) > 4 else 0)  # total, idle + iowait
+
+
+async def cpu_busy(window: float = 0.1) -> float:
+    """The machine's busy CPU share over ``window`` seconds (0 where /proc/stat is unreadable)."""
+    try:
+        total, idle = _cpu_ticks()
+        await asyncio.sleep(window)
+        total2, idle2 = _cpu_ticks()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return 1.0 - (idle2 - idle) / max(1, total2 - total)
+
+
 def rss_mib(process: Process) -> float:
     total = 0
     for pid in children_in(process.cwd):
@@ -231,13 +240,14 @@ class Runtime:
         clock: Callable[[], float] = time.monotonic,
         rss: Callable[[Process], float] = rss_mib,
         spares: bool = True,
+        busy: Callable[[], Awaitable[float]] = cpu_busy,
     ) -> None:
         """``spares=False``: no process is started ahead (one-off use)."""
         # Processes belong to the event loop that started them (the proxy has
         # one for its whole life; a library caller's asyncio.run gets its own).
         self.loop = asyncio.get_running_loop()
         self._spawn, self._attach, self._connect, self._control = spawn, attach, connect, control
-        self._clock, self._rss = clock, rss
+        self._clock, self._rss, self._cpu_busy = clock, rss, busy
         self._keeps_spares = spares
         self._spares: dict[Hashable, deque[Process]] = {}
         self._starting: dict[Hashable, list[asyncio.Task[Process]]] = {}
@@ -439,7 +449,14 @@ class Runtime:
         if not background:
             return await self._spawn(spec)
         async with self._background:  # background starts never run two at a time
+            await self._while_cpu_is_busy()
             return await self._spawn(spec)
+
+    async def _while_cpu_is_busy(self) -> None:
+        """Let requests have a saturated CPU: a start (0.44 CPU-s) waits, within a bound."""
+        deadline = self.loop.time() + BUSY_WAIT_SECONDS
+        while self.loop.time() < deadline and await self._cpu_busy() > BUSY_CPU:
+            self.stats["deferred"] += 1
 
     def _started(self, spec: Spec, task: asyncio.Task[Process]) -> None:
         starting = self._starting.get(spec.key, [])

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config" / "litellm_config.yaml"
@@ -118,6 +119,19 @@ def run_proxy(home: Path, env: dict[str, str], config: Path = CONFIG, master_key
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+def module_proxy(name: str, why: str) -> Any:
+    """A module-scoped ``proxy`` fixture: a proxy of the module's own, for ``why``, on the shared mock."""
+
+    @pytest.fixture(scope="module")
+    def proxy(mock: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+        home = tmp_path_factory.mktemp(f"{name}-home")
+        with run_proxy(home, claude_env(home, mock.url)) as running:
+            yield running
+
+    proxy.__doc__ = why
+    return proxy
 
 
 def _children(pid: int) -> list[int]:

@@ -14,7 +14,6 @@ import json
 import re
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,7 +21,7 @@ import pytest
 
 from tests.anthropic_mock import MockAnthropic, Recorded, Reply
 
-from .harness import Proxy, claude_env, run_proxy
+from .harness import Proxy, module_proxy
 
 pytestmark = pytest.mark.e2e
 
@@ -33,11 +32,7 @@ CANARY = re.compile(r"CANARY[0-9a-f]{12}")
 REPLY = "ok"
 
 
-@pytest.fixture(scope="module")
-def proxy(mock: MockAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    home = tmp_path_factory.mktemp("isolation-home")
-    with run_proxy(home, claude_env(home, mock.url)) as running:
-        yield running
+proxy = module_proxy("isolation", "counts the processes serving its conversations")
 
 
 def _session_of(recorded: Recorded) -> str:

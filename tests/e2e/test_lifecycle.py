@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.anthropic_mock import MockAnthropic, Reply
 
-from .harness import Proxy, claude_env, cli_processes, run_proxy, settled_cli_processes, wait_until_gone
+from .harness import Proxy, cli_processes, module_proxy, settled_cli_processes, wait_until_gone
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def proxy(mock: MockAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    """A proxy of its own (the repo config): no other test's sessions around the ones watched here."""
-    home = tmp_path_factory.mktemp("lifecycle-home")
-    with run_proxy(home, claude_env(home, mock.url)) as running:
-        yield running
+proxy = module_proxy("lifecycle", "no other test's sessions around the ones watched here")
 
 
 def _messages() -> list[dict[str, str]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -11,17 +10,12 @@ import pytest
 
 from tests.anthropic_mock import MockAnthropic, Reply
 
-from .harness import Proxy, claude_env, post_chat, run_proxy
+from .harness import Proxy, module_proxy, post_chat
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def proxy(mock: MockAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    """A proxy of its own: an exhausted usage window here refuses the whole account."""
-    home = tmp_path_factory.mktemp("quota-home")
-    with run_proxy(home, claude_env(home, mock.url)) as running:
-        yield running
+proxy = module_proxy("quota", "an exhausted usage window here refuses the whole account")
 
 
 def unified(status: str, five: float, seven: float, reset_in: int, claim: str = "five_hour") -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -13,17 +12,12 @@ import pytest
 
 from tests.anthropic_mock import MockAnthropic, Reply
 
-from .harness import Proxy, claude_env, run_proxy
+from .harness import module_proxy
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def proxy(mock: MockAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    """A proxy of its own: which process serves which request depends on what ran before."""
-    home = tmp_path_factory.mktemp("warm-home")
-    with run_proxy(home, claude_env(home, mock.url)) as running:
-        yield running
+proxy = module_proxy("warm", "which process serves which request depends on what ran before")
 
 
 def _session_of(body: dict[str, Any]) -> str:

@@ -113,8 +113,13 @@ class Fakes:
             connect=self.connect,
             control=self.control,
             rss=lambda process: 200.0,
+            busy=overrides.pop("busy", idle_cpu),
             **overrides,
         )
+
+
+async def idle_cpu() -> float:
+    return 0.0
 
 
 def request(messages: list[dict[str, Any]], timeout: float = 30.0, pool_size: int = 1, **params: Any) -> ChatRequest:
@@ -335,3 +340,21 @@ def test_the_sdk_seams_the_runtime_relies_on_are_as_pinned() -> None:
         "end_input",
     }
     assert "transport" in inspect.signature(sdk.ClaudeSDKClient).parameters
+
+
+def test_a_background_start_waits_while_the_cpu_is_saturated(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        readings = iter([0.99, 0.97, 0.2])
+
+        async def busy() -> float:
+            return next(readings, 0.0)
+
+        fakes = Fakes(tmp_path)
+        runtime = fakes.runtime(busy=busy)
+        await serve(runtime, request(ask("one")), reply=None)
+        await settle()
+        assert fakes.spawned == 1
+        assert runtime.stats["deferred"] == 2  # two saturated readings, then the start
+        await runtime.close()
+
+    asyncio.run(scenario())
