@@ -25,7 +25,7 @@ import litellm
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse, ModelResponseStream
 
-from litellm_claude_code import errors, health, pricing
+from litellm_claude_code import errors, health, pricing, quota
 from litellm_claude_code.environment import cli_environment, config_dir
 from litellm_claude_code.limits import Busy, Limiter
 from litellm_claude_code.metrics import Outcomes, ProviderCollector
@@ -115,7 +115,20 @@ class ClaudeCodeProvider(CustomLLM):
         response = litellm.stream_chunk_builder(chunks, messages=messages, logging_obj=kwargs.get("logging_obj"))
         if not isinstance(response, ModelResponse):
             raise errors.to_exception(errors.Failure(status=502, message="Claude Code gave no answer"), model)
+        if health.is_health_probe(kwargs.get("litellm_params")):
+            self._show_room(response, model, kwargs)
         return response
+
+    def _show_room(self, response: ModelResponse, model: str, kwargs: dict[str, Any]) -> None:
+        """/health shows a probe's x-ratelimit-remaining-* headers: there, the account's room left (issue 12).
+
+        LiteLLM's probes carry no deployment id: the account is the one their
+        settings name, and the model's latest report is shown.
+        """
+        account = self._request(model, [{"role": "user", "content": "probe"}], kwargs).account
+        room = quota.remaining(self.quotas.latest(account, model))
+        if room:
+            response._hidden_params["headers"] = {"x-ratelimit-remaining-requests": room}
 
     async def astreaming(  # type: ignore[override]
         self, model: str, messages: list, *args: Any, **kwargs: Any

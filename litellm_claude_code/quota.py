@@ -138,6 +138,15 @@ class Quotas:
     def of(self, deployment: str) -> Quota | None:
         return self._of.get(deployment)
 
+    def latest(self, account: Hashable, model: str) -> Quota | None:
+        """The account's latest quota, from a deployment of ``model`` if there is one.
+
+        For LiteLLM's health probes, which carry no deployment id.
+        """
+        mine = [(d, q) for d, q in self._of.items() if self._account_of.get(d) == account]
+        same = [q for d, q in mine if self.model_of.get(d) == model] or [q for _, q in mine]
+        return max(same, key=lambda q: q.seen_at, default=None)
+
     def items(self) -> list[tuple[str, Quota]]:
         return sorted(self._of.items())
 
@@ -168,3 +177,17 @@ def _describe(quota: Quota) -> str:
     if quota.resets_at:
         parts.append(f"resets {_rfc3339(quota.resets_at)}")
     return ", ".join(parts)
+
+
+def remaining(quota: Quota | None) -> str | None:
+    """The windows' room left, for /health (LiteLLM shows only its x-ratelimit-remaining-* fields there)."""
+    if quota is None:
+        return None
+    parts = []
+    for name, short in WINDOWS.items():
+        window = quota.windows.get(name)
+        if window is None or window.utilization is None:
+            continue
+        left = f"{short} {max(0.0, 1 - window.utilization):.0%} left"
+        parts.append(f"{left} until {_rfc3339(window.resets_at)}" if window.resets_at else left)
+    return f"{quota.status}: {'; '.join(parts)}" if parts else quota.status

@@ -114,6 +114,11 @@ def test_metrics_show_quota_processes_and_outcomes(proxy: Proxy, mock: MockAnthr
     assert (_metric(text, "claude_code_process_events_total", event="started") or 0) >= 1
     assert _metric(text, "claude_code_queue_length") == 0
     assert "litellm_" in text  # LiteLLM's own metrics, same registry
+    health = httpx.get(f"{proxy.url}/health", headers=headers, timeout=30).json()
+    [opus] = [e for e in health["healthy_endpoints"] if e["model"] == "claude-code/opus"]
+    assert opus["x-ratelimit-remaining-requests"].startswith("allowed: 5h 37% left until ")
+    assert "7d 71% left" in opus["x-ratelimit-remaining-requests"]
+    assert len(mock.requests) == 1  # /health asked nothing upstream
 
 
 def test_an_exhausted_usage_window_refuses_the_account_without_asking_upstream(

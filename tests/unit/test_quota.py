@@ -8,7 +8,7 @@ from typing import Any
 import claude_agent_sdk as sdk
 import pytest
 
-from litellm_claude_code.quota import Quotas, headers, quota_from
+from litellm_claude_code.quota import Quotas, headers, quota_from, remaining
 
 NOW = 1_800_000_000
 
@@ -82,3 +82,23 @@ def test_a_status_change_is_logged_once(caplog: pytest.LogCaptureFixture) -> Non
         "allowed_warning",
         "allowed",
     ]
+
+
+def test_remaining_room_for_health() -> None:
+    assert remaining(quota_from(info(), NOW)) == (
+        "allowed: 5h 18% left until 2027-01-15T08:01:00Z; 7d 59% left until 2027-01-16T08:00:00Z"
+    )
+    assert remaining(quota_from(sdk.RateLimitInfo(status="rejected", raw={}), NOW)) == "rejected"
+    assert remaining(None) is None
+
+
+def test_the_latest_quota_of_an_account_prefers_its_model() -> None:
+    now = [NOW]
+    quotas = Quotas(clock=lambda: now[0])
+    quotas.record("account", "d-opus", info(), model="opus")
+    now[0] += 1
+    quotas.record("account", "d-haiku", info("allowed_warning"), model="haiku")
+    quotas.record("other", "d-other", info("rejected"), model="opus")
+    assert quotas.latest("account", "opus").status == "allowed"  # type: ignore[union-attr]
+    assert quotas.latest("account", "sonnet").status == "allowed_warning"  # type: ignore[union-attr]
+    assert quotas.latest("nobody", "opus") is None
