@@ -275,7 +275,7 @@ class Runtime:
         self._note_peak(spec.key)
         process: Process | None = None
         try:
-            process, history = await self._within(deadline, self._take(request, spec, deadline))
+            process, history = await self._within(deadline, self._take(request, spec))
             prompt = user_message(request.conversation.prompt)
             process.first_uuid = process.first_uuid or _first_user(history) or prompt["uuid"]
             process.last_uuid = prompt["uuid"]
@@ -298,7 +298,7 @@ class Runtime:
         except TimeoutError:
             raise QueryTimeout from None
 
-    async def _take(self, request: ChatRequest, spec: Spec, deadline: float) -> tuple[Process, list[dict[str, Any]]]:
+    async def _take(self, request: ChatRequest, spec: Spec) -> tuple[Process, list[dict[str, Any]]]:
         """A process ready for the request's new turn, and the earlier turns it still needs."""
         turns = request.transcript_turns()
         if turns:
@@ -316,6 +316,9 @@ class Runtime:
                 logger.info("Claude Code process discarded while preparing it: %s", error)
                 await self.dispose(process)
                 continue
+            except BaseException:  # the deadline passed or the client went away: the process goes too
+                await asyncio.shield(self.dispose(process))
+                raise
             return process, history_frames(turns)
         self.stats["cold"] += 1
         return await self._cold(request, spec, None), history_frames(turns)

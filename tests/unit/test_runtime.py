@@ -358,3 +358,27 @@ def test_a_background_start_waits_while_the_cpu_is_saturated(tmp_path: Path) -> 
         await runtime.close()
 
     asyncio.run(scenario())
+
+
+def test_a_deadline_while_a_spare_is_initialised_disposes_of_it(tmp_path: Path) -> None:
+    async def scenario() -> rt.Process:
+        fakes = Fakes(tmp_path)
+        taken: list[rt.Process] = []
+
+        async def slow_attach(process: rt.Process, options: Any, extra: dict[str, Any]) -> FakeClient:
+            taken.append(process)
+            await asyncio.sleep(10)
+            raise AssertionError("unreachable")
+
+        runtime = rt.Runtime(
+            spawn=fakes.spawn, attach=slow_attach, connect=fakes.connect, control=fakes.control, busy=idle_cpu
+        )
+        await runtime.prewarm(request(ask("warm")), 1)
+        with pytest.raises(QueryTimeout):
+            await serve(runtime, request(ask("one"), timeout=0.2))
+        await runtime.close()
+        return taken[0]
+
+    process = asyncio.run(scenario())
+    assert process.transport.closed  # stopped, not left running untracked
+    assert not (tmp_path / "p0").exists()
