@@ -79,6 +79,7 @@ class ClaudeCodeProvider(CustomLLM):
         self._limiter = Limiter()
         self.quotas = Quotas()  # per deployment, from Claude Code's rate_limit_event
         self.outcomes = Outcomes()
+        self._reported: set[str] = set()  # parameters already logged as not carried
 
     def collector(self) -> ProviderCollector:
         """This provider's Prometheus metrics (custom_handler registers them)."""
@@ -195,6 +196,7 @@ class ClaudeCodeProvider(CustomLLM):
         settings = self._settings(model, kwargs.get("litellm_params"))
         conversation = self._conversation(model, messages, kwargs.get("litellm_params"))
         controls = self._controls(model, kwargs.get("optional_params"))
+        self._report_uncarried(kwargs.get("optional_params"))
         parent = os.environ if self._environ is None else self._environ
         env = cli_environment(settings, parent)
         if self._environ is not None:  # an injected environment replaces the process's own
@@ -202,6 +204,18 @@ class ClaudeCodeProvider(CustomLLM):
         timeout = _timeout_seconds(kwargs.get("timeout"), settings.timeout)
         deployment = deployment_id(kwargs.get("litellm_params"), model)
         return ChatRequest(model, settings, conversation, controls, timeout, env, config_dir(env, parent), deployment)
+
+    def _report_uncarried(self, optional_params: Any) -> None:
+        """Log once what a client asked for that Claude Code cannot carry (issue 13).
+
+        ``web_search_options`` (a chat parameter, and what LiteLLM's /v1/responses
+        adapter makes of a ``web_search`` tool): Claude Code's own web tools stay
+        off, so the model answers without searching.
+        """
+        asked = isinstance(optional_params, dict) and "web_search_options" in optional_params
+        if asked and "web_search_options" not in self._reported:
+            self._reported.add("web_search_options")
+            logger.warning("web search (web_search_options or a web_search tool) is not available: ignored")
 
     def _refuse_exhausted(self, request: ChatRequest) -> None:
         """A 429 at once, no process and no upstream call, while the account's usage window is exhausted."""

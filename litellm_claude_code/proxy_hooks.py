@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import HTTPException
@@ -11,6 +12,8 @@ from litellm.integrations.custom_logger import CustomLogger
 from . import quota
 from .prompt import TOOL_ERRORS_METADATA_KEY, PromptError, check_shapes
 from .quota import Quotas
+
+logger = logging.getLogger(__name__)
 
 
 class ProxyHooks(CustomLogger):
@@ -27,6 +30,7 @@ class ProxyHooks(CustomLogger):
     def __init__(self, quotas: Quotas | None = None) -> None:
         super().__init__()
         self._quotas = quotas
+        self._dropped: set[str] = set()  # tool types already reported as dropped
 
     async def async_post_call_response_headers_hook(
         self,
@@ -42,8 +46,24 @@ class ProxyHooks(CustomLogger):
             return None
         return quota.headers(self._quotas.of(deployment)) or None
 
+    def _report_dropped_tools(self, tools: object) -> None:
+        """Log once per type the /v1/responses tools LiteLLM's adapter drops before the provider.
+
+        Hosted tools (``local_shell``, ``file_search``, ``computer_use_preview``, MCP ...) have no
+        Claude Code equivalent: the adapter leaves them out, so the model never sees them (issue 13).
+        ``web_search`` becomes ``web_search_options``, which the provider reports itself.
+        """
+        for tool in tools if isinstance(tools, list) else []:
+            kind = tool.get("type") if isinstance(tool, dict) else None
+            if not isinstance(kind, str) or kind in CARRIED_RESPONSES_TOOLS or kind in self._dropped:
+                continue
+            self._dropped.add(kind)
+            logger.warning("a /v1/responses tool of type %r cannot reach Claude Code: it is left out", kind)
+
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: Any) -> dict:
         _refuse_malformed(data)
+        if "responses" in str(call_type):
+            self._report_dropped_tools(data.get("tools"))
         metadata = data.get("metadata")
         if not isinstance(metadata, dict):
             metadata = {}
@@ -67,6 +87,11 @@ def failed_tool_calls(messages: object) -> list[str]:
             if isinstance(block, dict) and block.get("type") == "tool_result" and block.get("is_error") is True:
                 failed.append(str(block.get("tool_use_id")))
     return failed
+
+
+# Responses tool types that reach the model: functions, and custom (freeform) tools, which LiteLLM's
+# adapter turns into functions taking one string; web search is reported by the provider.
+CARRIED_RESPONSES_TOOLS = frozenset({"function", "custom", "web_search", "web_search_preview"})
 
 
 def _refuse_malformed(data: dict) -> None:

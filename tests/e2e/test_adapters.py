@@ -115,3 +115,25 @@ def test_messages_errors(claude: anthropic.Anthropic, proxy: Proxy, mock: MockAn
     response = httpx.post(f"{proxy.url}/v1/messages", headers={"x-api-key": proxy.master_key}, json=body, timeout=60)
     assert response.status_code == 503, response.text
     assert "overloaded" in response.text.lower()
+
+
+def test_responses_tools_claude_code_cannot_carry_are_left_out_and_logged_once(
+    client: openai.OpenAI, mock: MockAnthropic, proxy: Proxy
+) -> None:
+    function = {"type": "function", "name": "get_weather", "parameters": WEATHER_TOOL["input_schema"]}
+    patch = {
+        "type": "custom",
+        "name": "apply_patch",
+        "description": "Apply a patch",
+        "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"},
+    }
+    tools = [{"type": "web_search"}, {"type": "local_shell"}, patch, function]
+    offset = proxy.log.stat().st_size
+    for _ in range(2):
+        client.responses.create(model="sonnet", input="Hi", tools=tools)
+        offered = sorted(t["name"] for t in mock.requests[-1].body["tools"] if t["name"].startswith("mcp__client__"))
+        # a custom (freeform) tool arrives as a function taking its text; hosted tools do not arrive
+        assert offered == ["mcp__client__apply_patch", "mcp__client__get_weather"]
+    log = proxy.log.read_bytes()[offset:].decode(errors="replace")
+    assert log.count("tool of type 'local_shell' cannot reach Claude Code") == 1
+    assert log.count("web search (web_search_options or a web_search tool) is not available") == 1
