@@ -89,9 +89,10 @@ def failed_tool_calls(messages: object) -> list[str]:
     return failed
 
 
-# Responses tool types that reach the model: functions, and custom (freeform) tools, which LiteLLM's
+# Responses tool types that reach the model: functions, namespaces (flattened to <namespace>__<name>
+# functions), and custom (freeform) tools, which LiteLLM's
 # adapter turns into functions taking one string; web search is reported by the provider.
-CARRIED_RESPONSES_TOOLS = frozenset({"function", "custom", "web_search", "web_search_preview"})
+CARRIED_RESPONSES_TOOLS = frozenset({"function", "custom", "namespace", "web_search", "web_search_preview"})
 
 
 def _refuse_malformed(data: dict) -> None:

@@ -1,0 +1,276 @@
+"""Codex CLI (``@openai/codex``) against the real proxy, SDK and Claude Code CLI (issue 13).
+
+Codex is installed by npm into a cache directory of its own
+(``~/.cache/litellm-claude-code/clients/codex-<version>/``, the npm package carries
+its native binary), never into the project's environment; an install failure fails
+the tests with npm's output. ``codex exec`` runs non-interactively with a
+temporary ``HOME`` and ``CODEX_HOME`` holding the ``config.toml`` below, no
+standard input, a timeout, and every outside connection sent to a loopback port
+that refuses it.
+
+What Codex 0.171.0 sends on ``/v1/responses`` with a custom provider and a model
+it has no metadata for (``sonnet``): function tools (``exec_command``, its shell
+tool, taking ``{"cmd": "<shell command>", ...}``; ``write_stdin``,
+``request_user_input``, ``view_image``, ``get_goal``, ``create_goal``,
+``update_goal``), a ``namespace`` tool ``multi_agent_v1`` of five functions
+(LiteLLM's adapter flattens it into ``multi_agent_v1__<name>`` functions) and a
+``web_search`` tool (which Claude Code cannot honour). No ``apply_patch``, no
+``local_shell``. The configuration here turns off the last two
+(``web_search = "disabled"``, ``agents.enabled = false``), so every tool
+Codex sends is a plain function that reaches the model as it was sent.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.anthropic_mock import MockAnthropic, Recorded, Reply
+
+from .harness import Proxy
+
+pytestmark = pytest.mark.e2e
+
+# The newest release when written; it runs on Node 20 (its launcher needs Node >= 16).
+CODEX = "0.171.0"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "litellm-claude-code" / "clients"
+INSTALL_TIMEOUT = 900
+RUN_TIMEOUT = 180
+REFUSING_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens, so every outside connection fails
+KEY_VAR = "LITELLM_PROXY_KEY"
+
+# The config a user copies (with their proxy's address): a provider on /v1/responses, no prompts.
+CONFIG = """\
+model = "sonnet"
+model_provider = "proxy"
+approval_policy = "never"
+sandbox_mode = "workspace-write"
+web_search = "disabled"
+
+[agents]
+enabled = false
+
+[model_providers.proxy]
+name = "LiteLLM Claude Code proxy"
+base_url = "{base_url}"
+env_key = "{key_var}"
+wire_api = "responses"
+request_max_retries = 0
+stream_max_retries = 0
+"""
+
+# Every tool Codex sends with CONFIG, all of type "function".
+CODEX_TOOLS = {
+    "exec_command",
+    "write_stdin",
+    "request_user_input",
+    "view_image",
+    "get_goal",
+    "create_goal",
+    "update_goal",
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    stdout: str
+    stderr: str
+    last_message: str
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def codex() -> Path:
+    """The ``codex`` launcher of the pinned version, installed once into the cache."""
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        pytest.fail("Codex CLI needs node and npm on PATH", pytrace=False)
+    target = CACHE / f"codex-{CODEX}"
+    package = f"@openai/codex@{CODEX}"
+    binary = target / "node_modules" / ".bin" / "codex"
+    stamp = target / ".installed"
+    with _locked(CACHE / f"{target.name}.lock"):
+        if stamp.exists() and stamp.read_text() == package and binary.exists():
+            return binary
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        started = time.monotonic()
+        step = [npm, "install", "--prefix", str(target), "--no-audit", "--no-fund", package]
+        try:
+            done = subprocess.run(
+                step, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=INSTALL_TIMEOUT
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            pytest.fail(f"installing Codex failed: {' '.join(step)}: {error}", pytrace=False)
+        if done.returncode != 0 or not binary.exists():
+            pytest.fail(
+                f"installing Codex failed: {' '.join(step)} exited {done.returncode}\n"
+                f"{done.stdout[-8000:]}\n{done.stderr[-8000:]}",
+                pytrace=False,
+            )
+        stamp.write_text(package)
+        print(f"installed Codex {CODEX} into {target} in {time.monotonic() - started:.0f}s")
+    return binary
+
+
+def _exec(codex: Path, proxy: Proxy, tmp_path: Path, prompt: str) -> Run:
+    """``codex exec <prompt>`` in ``tmp_path / "work"``: its output, or a failure with it and the proxy's log."""
+    home, codex_home, work = tmp_path / "home", tmp_path / "codex-home", tmp_path / "work"
+    for directory in (home, codex_home, work):
+        directory.mkdir(exist_ok=True)
+    (codex_home / "config.toml").write_text(CONFIG.format(base_url=f"{proxy.url}/v1", key_var=KEY_VAR))
+    last = tmp_path / "last-message.txt"
+    env = {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "HOME": str(home),
+        "CODEX_HOME": str(codex_home),
+        "LANG": "C.UTF-8",
+        KEY_VAR: proxy.master_key,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        **{var: REFUSING_PROXY for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY")},
+    }
+    command = [
+        str(codex),
+        "exec",
+        "--strict-config",
+        "--skip-git-repo-check",
+        "--ephemeral",
+        "--color",
+        "never",
+        "--output-last-message",
+        str(last),
+        prompt,
+    ]
+    try:
+        done = subprocess.run(
+            command,
+            cwd=work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired as error:
+        output = [o.decode(errors="replace") if isinstance(o, bytes) else o or "" for o in (error.stdout, error.stderr)]
+        pytest.fail(f"codex exec timed out:\n{output[0]}\n{output[1]}\nproxy log:\n{proxy.log_tail()}")
+    if done.returncode != 0:
+        pytest.fail(
+            f"codex exec exited {done.returncode}:\n{done.stdout}\n{done.stderr[-6000:]}\n"
+            f"proxy log:\n{proxy.log_tail()}"
+        )
+    assert "deprecated" not in done.stderr, done.stderr  # the config is current for this version
+    assert "is ignored" not in done.stderr, done.stderr
+    return Run(done.stdout, done.stderr, last.read_text() if last.exists() else "")
+
+
+def _texts(content: Any) -> list[str]:
+    if isinstance(content, str):
+        return [content]
+    return [b.get("text", "") for b in content or [] if isinstance(b, dict) and b.get("type") == "text"]
+
+
+def _asked(request: Recorded, prompt: str) -> None:
+    """The model got ``prompt`` once, in the first user turn (after Codex's ``<environment_context>``)."""
+    turns = request.turns()
+    assert turns[0]["role"] == "user"
+    texts = _texts(turns[0]["content"])
+    assert texts.count(prompt) == 1, texts
+    assert any("<environment_context>" in text for text in texts), texts
+    assert "You are a coding agent running in the Codex CLI" in json.dumps(request.body.get("system"))
+
+
+def _offered_codex_tools(request: Recorded) -> None:
+    """Codex's tools, all of them and nothing else of the client's, with its shell tool's schema."""
+    offered = request.offered()
+    assert set(offered) == CODEX_TOOLS
+    shell = offered["exec_command"]
+    assert shell["required"] == ["cmd"]
+    assert shell["properties"]["cmd"]["type"] == "string"
+    assert {"workdir", "yield_time_ms", "tty"} <= set(shell["properties"])
+
+
+def _no_warnings(proxy: Proxy) -> None:
+    """With this config nothing Codex sends is left out or ignored on the way to the model."""
+    log = proxy.log.read_text(errors="replace")
+    assert "cannot reach Claude Code" not in log
+    assert "is not available: ignored" not in log
+
+
+def test_codex_exec_plain_answer(codex: Path, proxy: Proxy, mock: MockAnthropic, tmp_path: Path) -> None:
+    prompt = "Reply with the word pong."
+    mock.script(Reply(chunks=["pong", " from", " Claude."]))
+    run = _exec(codex, proxy, tmp_path, prompt)
+    assert run.stdout.strip() == "pong from Claude."
+    assert run.last_message.strip() == "pong from Claude."
+    assert len(mock.requests) == 1
+    request = mock.requests[0]
+    _asked(request, prompt)
+    _offered_codex_tools(request)
+    assert request.tool_results() == []
+    _no_warnings(proxy)
+
+
+SHELL_ROUNDS = [
+    ("toolu_codex1", "echo hello > marker.txt && echo wrote-marker", ["wrote-marker"]),
+    ("toolu_codex2", "cat marker.txt && ls", ["hello", "marker.txt"]),
+]
+SHELL_PROMPT = "Write hello into marker.txt, then show me the file and the directory."
+SHELL_FINAL = "marker.txt says hello."
+
+
+def test_codex_exec_runs_shell_tool_two_rounds(codex: Path, proxy: Proxy, mock: MockAnthropic, tmp_path: Path) -> None:
+    for call_id, cmd, _ in SHELL_ROUNDS:
+        use = {"id": call_id, "name": "mcp__client__exec_command", "input": {"cmd": cmd}}
+        mock.script(Reply(chunks=[], tool_uses=[use], stop_reason="tool_use"))
+    mock.script(Reply(chunks=[SHELL_FINAL]))
+    run = _exec(codex, proxy, tmp_path, SHELL_PROMPT)
+
+    # Codex ran the commands in its working directory.
+    assert (tmp_path / "work" / "marker.txt").read_text() == "hello\n"
+    assert run.last_message.strip() == SHELL_FINAL
+    assert run.stdout.strip().endswith(SHELL_FINAL)
+
+    # Round by round: Codex's tools offered, every earlier call and its output as real turns.
+    assert len(mock.requests) == len(SHELL_ROUNDS) + 1
+    for done, request in enumerate(mock.requests):
+        _asked(request, SHELL_PROMPT)
+        _offered_codex_tools(request)
+        rounds = request.tool_results()
+        assert len(rounds) == done
+        for (call_id, _, outputs), blocks in zip(SHELL_ROUNDS[:done], rounds, strict=True):
+            assert [b["tool_use_id"] for b in blocks] == [call_id]
+            result = json.dumps(blocks[0]["content"])
+            for output in outputs:
+                assert output in result, result
+            assert "exited with code 0" in result, result
+            assert not blocks[0].get("is_error")
+        turns = request.turns()
+        assert [t["role"] for t in turns] == ["user"] + ["assistant", "user"] * done
+        for turn, (call_id, cmd, _) in zip(turns[1::2], SHELL_ROUNDS[:done], strict=True):
+            uses = [(b["id"], b["name"], b["input"]) for b in turn["content"] if b["type"] == "tool_use"]
+            assert uses == [(call_id, "mcp__client__exec_command", {"cmd": cmd})]
+        assert "Continue from where you left off" not in json.dumps(request.body)
+    _no_warnings(proxy)
