@@ -212,14 +212,18 @@ def _offered_codex_tools(request: Recorded) -> None:
     assert {"workdir", "yield_time_ms", "tty"} <= set(shell["properties"])
 
 
-def _no_warnings(proxy: Proxy) -> None:
-    """With this config nothing Codex sends is left out or ignored on the way to the model."""
-    log = proxy.log.read_text(errors="replace")
+def _no_warnings(proxy: Proxy, offset: int) -> None:
+    """With this config nothing Codex sends is left out or ignored on the way to the model.
+
+    Read from ``offset`` on: the session's proxy log also holds earlier tests' requests.
+    """
+    log = proxy.log.read_bytes()[offset:].decode(errors="replace")
     assert "cannot reach Claude Code" not in log
     assert "is not available: ignored" not in log
 
 
 def test_codex_exec_plain_answer(codex: Path, proxy: Proxy, mock: MockAnthropic, tmp_path: Path) -> None:
+    offset = proxy.log.stat().st_size
     prompt = "Reply with the word pong."
     mock.script(Reply(chunks=["pong", " from", " Claude."]))
     run = _exec(codex, proxy, tmp_path, prompt)
@@ -230,7 +234,7 @@ def test_codex_exec_plain_answer(codex: Path, proxy: Proxy, mock: MockAnthropic,
     _asked(request, prompt)
     _offered_codex_tools(request)
     assert request.tool_results() == []
-    _no_warnings(proxy)
+    _no_warnings(proxy, offset)
 
 
 SHELL_ROUNDS = [
@@ -242,6 +246,7 @@ SHELL_FINAL = "marker.txt says hello."
 
 
 def test_codex_exec_runs_shell_tool_two_rounds(codex: Path, proxy: Proxy, mock: MockAnthropic, tmp_path: Path) -> None:
+    offset = proxy.log.stat().st_size
     for call_id, cmd, _ in SHELL_ROUNDS:
         use = {"id": call_id, "name": "mcp__client__exec_command", "input": {"cmd": cmd}}
         mock.script(Reply(chunks=[], tool_uses=[use], stop_reason="tool_use"))
@@ -273,4 +278,4 @@ def test_codex_exec_runs_shell_tool_two_rounds(codex: Path, proxy: Proxy, mock: 
             uses = [(b["id"], b["name"], b["input"]) for b in turn["content"] if b["type"] == "tool_use"]
             assert uses == [(call_id, "mcp__client__exec_command", {"cmd": cmd})]
         assert "Continue from where you left off" not in json.dumps(request.body)
-    _no_warnings(proxy)
+    _no_warnings(proxy, offset)
