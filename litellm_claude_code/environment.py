@@ -25,6 +25,10 @@ SERVER_DEFAULTS: dict[str, str] = {
     "CLAUDE_CODE_DISABLE_AUTO_MEMORY": "1",
     "CLAUDE_CODE_DISABLE_BUNDLED_SKILLS": "1",
     "CLAUDE_CODE_SKIP_PROMPT_HISTORY": "1",
+    # The client's tools reach the model as MCP tools, whose descriptions the CLI
+    # cuts at 4,096 characters by default ("… [truncated]"): OpenCode's bash tool
+    # has 4,628. Faithful means the model reads the whole description.
+    "CLAUDE_CODE_MAX_MCP_DESCRIPTION_LENGTH": "1000000",
 }
 
 # Credentials the CLI would prefer over an OAuth login when present: an API key

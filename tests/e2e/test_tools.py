@@ -12,7 +12,7 @@ from tests.anthropic_mock import MockAnthropic, Reply
 
 pytestmark = pytest.mark.e2e
 
-WEATHER = {
+WEATHER: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -173,3 +173,15 @@ def test_bad_tool_definitions_are_400(client: openai.OpenAI, mock: MockAnthropic
     with pytest.raises(openai.BadRequestError, match=complaint):
         client.chat.completions.create(model="sonnet", messages=ASK, tools=tools)
     assert mock.requests == []
+
+
+def test_long_tool_description_reaches_the_model_whole(client: openai.OpenAI, mock: MockAnthropic) -> None:
+    # Claude Code cuts MCP tool descriptions at 4,096 characters unless told
+    # otherwise (CLAUDE_CODE_MAX_MCP_DESCRIPTION_LENGTH); OpenCode's bash tool
+    # sends 4,628. The client's description must arrive as sent.
+    description = " ".join(f"rule{i}." for i in range(1500))  # about 11,000 characters
+    assert len(description) > 10_000
+    tool = {"type": "function", "function": {**WEATHER["function"], "description": description}}
+    mock.script(Reply(chunks=["ok"]))
+    client.chat.completions.create(model="sonnet", messages=ASK, tools=[tool])
+    assert _offered(mock.requests[-1].body)["mcp__client__get_weather"]["description"] == description
