@@ -1,7 +1,7 @@
 """LiteLLM custom provider: OpenAI chat requests served by Claude Code.
 
 This class does LiteLLM wiring only. Conversion lives in
-``litellm_claude_code.prompt``, stream translation in ``.stream``, errors in
+``litellm_claude_code.translate.prompt``, stream translation in ``.stream``, errors in
 ``.errors``, and every Claude Code process in ``.runtime``.
 """
 
@@ -25,22 +25,24 @@ import litellm
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse, ModelResponseStream
 
-from litellm_claude_code import errors, health, pricing, quota
-from litellm_claude_code.environment import cli_environment, config_dir
-from litellm_claude_code.limits import Busy, Limiter
-from litellm_claude_code.metrics import Outcomes, ProviderCollector
-from litellm_claude_code.params import Controls, ParamError, controls_from
-from litellm_claude_code.prompt import TOOL_ERRORS_METADATA_KEY, Conversation, PromptError, convert
-from litellm_claude_code.quota import Quotas
+from litellm_claude_code import errors
+from litellm_claude_code.proxy import health, quota
+from litellm_claude_code.proxy.metrics import Outcomes, ProviderCollector
+from litellm_claude_code.proxy.quota import Quotas
 from litellm_claude_code.request import ChatRequest
-from litellm_claude_code.runner import QueryFunction, QueryTimeout
-from litellm_claude_code.runtime import Runtime, one_shot, seeded_once
+from litellm_claude_code.runtime.environment import cli_environment, config_dir
+from litellm_claude_code.runtime.limits import Busy, Limiter
+from litellm_claude_code.runtime.runner import QueryFunction, QueryTimeout
+from litellm_claude_code.runtime.runtime import Runtime, one_shot, seeded_once
 from litellm_claude_code.settings import (
     DeploymentSettings,
     SettingsError,
     deployment_id,
     settings_from_litellm_params,
 )
+from litellm_claude_code.translate import pricing
+from litellm_claude_code.translate.params import Controls, ParamError, controls_from
+from litellm_claude_code.translate.prompt import TOOL_ERRORS_METADATA_KEY, Conversation, PromptError, convert
 
 logger = logging.getLogger("litellm_claude_code")
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 
 from claude_code_provider import ClaudeCodeProvider
-from litellm_claude_code import metrics
-from litellm_claude_code.config_check import validate_startup_config
-from litellm_claude_code.proxy_hooks import ProxyHooks
+from litellm_claude_code.proxy import metrics
+from litellm_claude_code.proxy.config_check import validate_startup_config
+from litellm_claude_code.proxy.hooks import ProxyHooks
 
 validate_startup_config(sys.argv)
 

@@ -7,13 +7,13 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import tools
-from .limits import Limits
-from .options import QueryPlan
-from .params import Controls, cli_env
-from .prompt import Conversation
+from .runtime.limits import Limits
+from .runtime.options import QueryPlan
 from .settings import DeploymentSettings
-from .stream import StreamTranslator
+from .translate import tools
+from .translate.params import Controls, cli_env
+from .translate.prompt import Conversation
+from .translate.stream import StreamTranslator
 
 
 @dataclass(frozen=True)

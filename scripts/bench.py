@@ -28,8 +28,8 @@ import claude_agent_sdk as sdk
 import httpx
 import yaml
 
-from litellm_claude_code.environment import cli_environment
-from litellm_claude_code.options import QueryPlan, build_options
+from litellm_claude_code.runtime.environment import cli_environment
+from litellm_claude_code.runtime.options import QueryPlan, build_options
 from litellm_claude_code.settings import DeploymentSettings
 from tests.anthropic_mock import MockAnthropic, Reply
 from tests.e2e.harness import CONFIG, Proxy, claude_env, descendants, run_proxy

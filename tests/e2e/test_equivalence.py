@@ -23,8 +23,8 @@ import claude_agent_sdk as sdk
 import pytest
 
 from claude_code_provider import ClaudeCodeProvider
-from litellm_claude_code import runtime as rt
 from litellm_claude_code.request import ChatRequest
+from litellm_claude_code.runtime import runtime as rt
 from tests.anthropic_mock import MockAnthropic, Recorded, Reply
 
 from .harness import claude_env

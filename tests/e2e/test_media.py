@@ -11,7 +11,7 @@ import openai
 import pytest
 from PIL import Image
 
-from litellm_claude_code.images import api_size
+from litellm_claude_code.translate.images import api_size
 from tests.anthropic_mock import MockAnthropic
 
 pytestmark = pytest.mark.e2e

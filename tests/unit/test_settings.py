@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from litellm_claude_code.config_check import config_path_from_argv, validate_config
+from litellm_claude_code.proxy.config_check import config_path_from_argv, validate_config
 from litellm_claude_code.settings import DeploymentSettings, SettingsError, parse_settings, settings_from_litellm_params
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from litellm_claude_code.pricing import deployment_prices_itself, price_as
+from litellm_claude_code.translate.pricing import deployment_prices_itself, price_as
 
 KNOWN = "claude-sonnet-4-5"  # in LiteLLM's bundled price map
 

@@ -53,11 +53,12 @@ import claude_agent_sdk as sdk
 from claude_agent_sdk._internal.transport import Transport
 from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITransport
 
-from . import sessions, tools
+from ..request import ChatRequest
+from ..translate import tools
+from ..translate.params import cli_env
+from . import sessions
 from .options import build_options
-from .params import cli_env
 from .processes import children_in, stop_processes
-from .request import ChatRequest
 from .runner import QueryFunction, QueryTimeout, history_frames, run_query, run_turn, user_message
 from .workspace import new_workdir, request_workspace
 

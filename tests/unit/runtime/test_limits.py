@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from litellm_claude_code.limits import Busy, Limiter, Limits
+from litellm_claude_code.runtime.limits import Busy, Limiter, Limits
 
 
 def test_requests_past_the_cap_queue_then_proceed() -> None:

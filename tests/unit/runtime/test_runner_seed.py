@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from litellm_claude_code.runner import SeedError, history_frames, seed
+from litellm_claude_code.runtime.runner import SeedError, history_frames, seed
 
-from .sdk_messages import result, text_delta
+from ..sdk_messages import result, text_delta
 
 QUIET = dataclasses.replace(result(), num_turns=0)  # what the CLI answers to a shouldQuery:false frame
 

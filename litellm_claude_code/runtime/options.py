@@ -8,8 +8,8 @@ from typing import Any
 
 import claude_agent_sdk as sdk
 
-from . import tools
-from .settings import DEFAULT_MODEL_ALIAS, DeploymentSettings
+from ..settings import DEFAULT_MODEL_ALIAS, DeploymentSettings
+from ..translate import tools
 
 # CLI flags without a ClaudeAgentOptions field: the transcript of a request is
 # ours to write and delete, the CLI must not keep one of its own.

@@ -9,8 +9,8 @@ from fastapi import HTTPException
 from litellm.constants import RETURN_RAW_MODEL_NAME_METADATA_KEY
 from litellm.integrations.custom_logger import CustomLogger
 
+from ..translate.prompt import TOOL_ERRORS_METADATA_KEY, PromptError, check_shapes
 from . import quota
-from .prompt import TOOL_ERRORS_METADATA_KEY, PromptError, check_shapes
 from .quota import Quotas
 
 logger = logging.getLogger(__name__)

@@ -16,14 +16,14 @@ import pytest
 from claude_agent_sdk._internal.query import Query
 from claude_agent_sdk._internal.transport import Transport
 
-from litellm_claude_code import runtime as rt
-from litellm_claude_code.params import controls_from
-from litellm_claude_code.prompt import convert
 from litellm_claude_code.request import ChatRequest
-from litellm_claude_code.runner import QueryTimeout
+from litellm_claude_code.runtime import runtime as rt
+from litellm_claude_code.runtime.runner import QueryTimeout
 from litellm_claude_code.settings import DeploymentSettings
+from litellm_claude_code.translate.params import controls_from
+from litellm_claude_code.translate.prompt import convert
 
-from .sdk_messages import result
+from ..sdk_messages import result
 
 QUIET = dataclasses.replace(result(), num_turns=0)
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}

@@ -26,7 +26,7 @@ from litellm.llms.anthropic.chat.handler import ModelResponseIterator
 from litellm.llms.anthropic.chat.transformation import AnthropicConfig
 from litellm.types.utils import Delta, ModelResponseStream, StreamingChoices, Usage
 
-from .errors import Failure, to_exception
+from ..errors import Failure, to_exception
 from .stops import StopCutter
 
 logger = logging.getLogger(__name__)

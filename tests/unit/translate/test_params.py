@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from litellm_claude_code.params import Controls, ParamError, cli_env, controls_from
+from litellm_claude_code.translate.params import Controls, ParamError, cli_env, controls_from
 
 
 @pytest.mark.parametrize(

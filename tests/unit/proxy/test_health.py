@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from litellm_claude_code.errors import LOGIN_HINT
-from litellm_claude_code.health import PROBE_ACCOUNT, binary_problem, is_health_probe, login_problem, probe_chunks
+from litellm_claude_code.proxy.health import PROBE_ACCOUNT, binary_problem, is_health_probe, login_problem, probe_chunks
 
 PROBE_METADATA = {"tags": [PROBE_ACCOUNT], "user_api_key_team_id": PROBE_ACCOUNT}
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from litellm_claude_code.images import MAX_IMAGE_BYTES, ImageError, check_block
+from litellm_claude_code.translate.images import MAX_IMAGE_BYTES, ImageError, check_block
 
 
 def b64(media_type: str, data: bytes) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def _image(width: int, height: int, fmt: str, mode: str = "RGB") -> bytes:
     ],
 )
 def test_api_size(size: tuple[int, int], expected: tuple[int, int]) -> None:
-    from litellm_claude_code.images import api_size
+    from litellm_claude_code.translate.images import api_size
 
     assert api_size(*size) == expected
 
@@ -88,7 +88,7 @@ def test_fit_scales_what_claude_code_would_resize_keeping_format(
 
     from PIL import Image
 
-    from litellm_claude_code.images import api_size, fit
+    from litellm_claude_code.translate.images import api_size, fit
 
     scaled = fit(_image(*size, fmt, mode), media_type)
     assert scaled is not None
@@ -98,13 +98,13 @@ def test_fit_scales_what_claude_code_would_resize_keeping_format(
 
 @pytest.mark.parametrize("data", [_image(2000, 2000, "PNG"), b"\x89PNG not really", b""])
 def test_fit_leaves_small_or_unreadable_images_alone(data: bytes) -> None:
-    from litellm_claude_code.images import fit
+    from litellm_claude_code.translate.images import fit
 
     assert fit(data, "image/png") is None
 
 
 def test_fit_turns_reaches_images_inside_tool_results() -> None:
-    from litellm_claude_code.images import fit_turns
+    from litellm_claude_code.translate.images import fit_turns
 
     small, large = b64("image/png", _image(10, 10, "PNG")), b64("image/png", _image(2400, 60, "PNG"))
     small_data, large_data = small["source"]["data"], large["source"]["data"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from litellm_claude_code import sessions
-from litellm_claude_code.workspace import request_workspace
+from litellm_claude_code.runtime import sessions
+from litellm_claude_code.runtime.workspace import request_workspace
 
 TURNS = [
     {"role": "user", "content": [{"type": "text", "text": "one"}]},

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from litellm_claude_code.prompt import Conversation, PromptError, convert
+from litellm_claude_code.translate.prompt import Conversation, PromptError, convert
 
 PNG = "iVBORw0KGgo="
 
@@ -133,7 +133,7 @@ def test_tool_results_are_the_new_turn_marked_as_the_client_marked_them(
 
 
 def test_failed_tool_calls_read_off_an_anthropic_body() -> None:
-    from litellm_claude_code.proxy_hooks import failed_tool_calls
+    from litellm_claude_code.proxy.hooks import failed_tool_calls
 
     messages = [
         {"role": "user", "content": "go"},

@@ -18,7 +18,7 @@ from typing import Any
 
 from litellm.types.utils import Delta, ModelResponseStream, StreamingChoices
 
-from .errors import LOGIN_HINT
+from ..errors import LOGIN_HINT
 
 # LiteLLM tags its probes with this name (litellm.constants
 # LITTELM_INTERNAL_HEALTH_SERVICE_ACCOUNT_NAME) as both a request tag and the

@@ -8,9 +8,9 @@ import claude_agent_sdk as sdk
 import litellm
 import pytest
 
-from litellm_claude_code.stream import StreamTranslator
+from litellm_claude_code.translate.stream import StreamTranslator
 
-from .sdk_messages import (
+from ..sdk_messages import (
     MODEL,
     assistant,
     block_stop,
@@ -94,7 +94,7 @@ def test_thinking_comes_back_as_reasoning_content() -> None:
 
 
 def test_sub_agent_stream_is_ignored() -> None:
-    from .sdk_messages import event
+    from ..sdk_messages import event
 
     stray = event({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "x"}}, "tool_1")
     assert _deltas(_feed_all([stray, result()])) == [{}]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from litellm_claude_code.stops import StopCutter
+from litellm_claude_code.translate.stops import StopCutter
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litellm_claude_code.options import QueryPlan, build_options
+from litellm_claude_code.runtime.options import QueryPlan, build_options
 from litellm_claude_code.settings import DeploymentSettings
 
 

@@ -1,4 +1,4 @@
-"""The runtime on real processes of a small fake CLI (tests/unit/fake_cli.py): the SDK's own
+"""The runtime on real processes of a small fake CLI (tests/unit/runtime/fake_cli.py): the SDK's own
 transport and client, our Initialise wrapper and control requests, deadlines and cancellation,
 in-process and without the real Claude Code."""
 
@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from litellm_claude_code import runtime as rt
-from litellm_claude_code.params import controls_from
-from litellm_claude_code.prompt import convert
 from litellm_claude_code.request import ChatRequest
-from litellm_claude_code.runner import QueryTimeout
+from litellm_claude_code.runtime import runtime as rt
+from litellm_claude_code.runtime.runner import QueryTimeout
 from litellm_claude_code.settings import DeploymentSettings
+from litellm_claude_code.translate.params import controls_from
+from litellm_claude_code.translate.prompt import convert
 
 FAKE_CLI = str(Path(__file__).with_name("fake_cli.py"))
 

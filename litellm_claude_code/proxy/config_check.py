@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from .settings import SETTINGS_KEY, SettingsError, parse_settings
+from ..settings import SETTINGS_KEY, SettingsError, parse_settings
 
 PROVIDER_PREFIX = "claude-code/"
 
