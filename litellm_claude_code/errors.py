@@ -36,6 +36,14 @@ class Failure:
     api_unreachable: bool = False  # the API call failed without any HTTP answer
 
 
+class Failed(Exception):
+    """A failure raised inside the provider (translation, checks); the provider's edge maps it."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
 ExceptionFactory = Callable[[str, str, dict[str, str]], Exception]
 
 
