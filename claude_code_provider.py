@@ -1,8 +1,8 @@
 """LiteLLM custom provider: OpenAI chat requests served by Claude Code.
 
 This class does LiteLLM wiring only. Conversion lives in
-``litellm_claude_code.translate.prompt``, stream translation in ``.stream``, errors in
-``.errors``, and every Claude Code process in ``.runtime``.
+``litellm_claude_code.translate``, every Claude Code process in ``.runtime``, and the
+one error boundary (every internal failure -> a LiteLLM exception) in ``.boundary``.
 """
 
 from __future__ import annotations
@@ -25,24 +25,22 @@ import litellm
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse, ModelResponseStream
 
-from litellm_claude_code import errors
+from litellm_claude_code import boundary, errors
 from litellm_claude_code.proxy import health, quota
 from litellm_claude_code.proxy.metrics import Outcomes, ProviderCollector
 from litellm_claude_code.proxy.quota import Quotas
 from litellm_claude_code.request import ChatRequest
 from litellm_claude_code.runtime.environment import cli_environment, config_dir
-from litellm_claude_code.runtime.limits import Busy, Limiter
-from litellm_claude_code.runtime.runner import QueryFunction, QueryTimeout
+from litellm_claude_code.runtime.limits import Limiter
+from litellm_claude_code.runtime.runner import QueryFunction
 from litellm_claude_code.runtime.runtime import Runtime, one_shot, seeded_once
 from litellm_claude_code.settings import (
-    DeploymentSettings,
-    SettingsError,
     deployment_id,
     settings_from_litellm_params,
 )
 from litellm_claude_code.translate import pricing
-from litellm_claude_code.translate.params import Controls, ParamError, controls_from
-from litellm_claude_code.translate.prompt import TOOL_ERRORS_METADATA_KEY, Conversation, PromptError, convert
+from litellm_claude_code.translate.params import controls_from
+from litellm_claude_code.translate.prompt import TOOL_ERRORS_METADATA_KEY, Conversation, convert
 
 logger = logging.getLogger("litellm_claude_code")
 
@@ -111,16 +109,17 @@ class ClaudeCodeProvider(CustomLLM):
     # -- LiteLLM entry points -------------------------------------------------
 
     async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
-        chunks = [chunk async for chunk in self._chunks(model, messages, kwargs)]
-        # With LiteLLM's logging object the cost is priced as for a streamed answer
-        # (pricing.price_as, or the deployment's own pricing); without it the
-        # builder prices the response on its own and bypasses both.
-        response = litellm.stream_chunk_builder(chunks, messages=messages, logging_obj=kwargs.get("logging_obj"))
-        if not isinstance(response, ModelResponse):
-            raise errors.to_exception(errors.Failure(status=502, message="Claude Code gave no answer"), model)
-        if health.is_health_probe(kwargs.get("litellm_params")):
-            self._show_room(response, model, kwargs)
-        return response
+        with boundary.mapped(model):
+            chunks = [chunk async for chunk in self._chunks(model, messages, kwargs)]
+            # With LiteLLM's logging object the cost is priced as for a streamed answer
+            # (pricing.price_as, or the deployment's own pricing); without it the
+            # builder prices the response on its own and bypasses both.
+            response = litellm.stream_chunk_builder(chunks, messages=messages, logging_obj=kwargs.get("logging_obj"))
+            if not isinstance(response, ModelResponse):
+                raise errors.Failed(errors.Failure(status=502, message="Claude Code gave no answer"))
+            if health.is_health_probe(kwargs.get("litellm_params")):
+                self._show_room(response, model, kwargs)
+            return response
 
     def _show_room(self, response: ModelResponse, model: str, kwargs: dict[str, Any]) -> None:
         """/health shows a probe's x-ratelimit-remaining-* headers: there, the account's room left (issue 12).
@@ -157,12 +156,16 @@ class ClaudeCodeProvider(CustomLLM):
     async def _chunks(
         self, model: str, messages: list, kwargs: dict[str, Any]
     ) -> AsyncGenerator[ModelResponseStream, None]:
-        """One request's chunks, its outcome counted by status (499: the client went away)."""
+        """One request's chunks, its outcome counted by status (499: the client went away).
+
+        The provider's error boundary: whatever fails inside leaves as a LiteLLM exception.
+        """
         status = 499
         try:
-            async with aclosing(self._answer(model, messages, kwargs)) as chunks:
-                async for chunk in chunks:
-                    yield chunk
+            with boundary.mapped(model):
+                async with aclosing(self._answer(model, messages, kwargs)) as chunks:
+                    async for chunk in chunks:
+                        yield chunk
             status = 200
         except Exception as error:
             status = int(getattr(error, "status_code", None) or 500)
@@ -179,25 +182,17 @@ class ClaudeCodeProvider(CustomLLM):
                 yield chunk
             return
         self._refuse_exhausted(request)
-        try:
-            slot = self._limiter.gate(request.deployment, request.limits).slot()
-            async with slot, aclosing(self._run(request)) as chunks:
-                async for chunk in chunks:
-                    if not chunk.choices:  # the usage chunk: the answering model is known by now
-                        pricing.price_as(chunk.model, kwargs.get("litellm_params"), kwargs.get("logging_obj"))
-                    yield chunk
-        except Busy as busy:
-            failure = errors.Failure(status=429, message=str(busy), retry_after=busy.retry_after)
-            raise errors.to_exception(failure, model) from None
-        except QueryTimeout:
-            raise errors.timeout_error(request.timeout, model) from None
-        except sdk.ClaudeSDKError as error:
-            raise errors.from_sdk_exception(error, model) from error
+        slot = self._limiter.gate(request.deployment, request.limits).slot()
+        async with slot, aclosing(self._run(request)) as chunks:
+            async for chunk in chunks:
+                if not chunk.choices:  # the usage chunk: the answering model is known by now
+                    pricing.price_as(chunk.model, kwargs.get("litellm_params"), kwargs.get("logging_obj"))
+                yield chunk
 
     def _request(self, model: str, messages: list, kwargs: dict[str, Any]) -> ChatRequest:
-        settings = self._settings(model, kwargs.get("litellm_params"))
-        conversation = self._conversation(model, messages, kwargs.get("litellm_params"))
-        controls = self._controls(model, kwargs.get("optional_params"))
+        settings = settings_from_litellm_params(kwargs.get("litellm_params"))
+        conversation = self._conversation(messages, kwargs.get("litellm_params"))
+        controls = controls_from(kwargs.get("optional_params"))
         self._report_uncarried(kwargs.get("optional_params"))
         parent = os.environ if self._environ is None else self._environ
         env = cli_environment(settings, parent)
@@ -225,7 +220,7 @@ class ClaudeCodeProvider(CustomLLM):
         if refused is not None:
             seconds, window = refused
             message = f"this Claude account's {window} usage limit is reached; it resets in {seconds:.0f}s"
-            raise errors.to_exception(errors.Failure(status=429, message=message, retry_after=seconds), request.model)
+            raise errors.Failed(errors.Failure(status=429, message=message, retry_after=seconds))
 
     def _probe(self, request: ChatRequest) -> list[ModelResponseStream]:
         """LiteLLM's health check: answered locally, no Claude Code process started."""
@@ -233,33 +228,17 @@ class ClaudeCodeProvider(CustomLLM):
         settings = request.settings
         problem = health.binary_problem(settings.cli_path, BUNDLED_CLI)
         if problem:
-            raise errors.to_exception(errors.Failure(status=503, message=problem), request.model)
+            raise errors.Failed(errors.Failure(status=503, message=problem))
         problem = health.login_problem(settings.auth, request.env, request.config_dir)
         if problem:
-            raise errors.to_exception(errors.Failure(status=401, message=problem), request.model)
+            raise errors.Failed(errors.Failure(status=401, message=problem))
         return health.probe_chunks(request.model)
 
-    def _settings(self, model: str, litellm_params: Any) -> DeploymentSettings:
-        try:
-            return settings_from_litellm_params(litellm_params)
-        except SettingsError as error:
-            raise errors.to_exception(errors.Failure(status=500, message=str(error)), model) from error
-
     @staticmethod
-    def _controls(model: str, optional_params: Any) -> Controls:
-        try:
-            return controls_from(optional_params)
-        except ParamError as error:
-            raise errors.bad_request(str(error), model) from error
-
-    @staticmethod
-    def _conversation(model: str, messages: list, litellm_params: Any) -> Conversation:
+    def _conversation(messages: list, litellm_params: Any) -> Conversation:
         metadata = (litellm_params or {}).get("metadata") if isinstance(litellm_params, dict) else None
         failed = (metadata or {}).get(TOOL_ERRORS_METADATA_KEY) if isinstance(metadata, dict) else None
-        try:
-            return convert(messages, failed if isinstance(failed, list) else ())
-        except PromptError as error:
-            raise errors.bad_request(str(error), model) from error
+        return convert(messages, failed if isinstance(failed, list) else ())
 
     async def _run(self, request: ChatRequest) -> AsyncGenerator[ModelResponseStream, None]:
         translator = request.translator()

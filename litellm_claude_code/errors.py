@@ -8,8 +8,8 @@ carried to the client for humans to read, never parsed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import claude_agent_sdk as sdk
 import httpx
@@ -44,70 +44,27 @@ class Failed(Exception):
         self.failure = failure
 
 
-ExceptionFactory = Callable[[str, str, dict[str, str]], Exception]
-
-
 def _response(status: int) -> httpx.Response:
     request = httpx.Request("POST", "https://api.anthropic.com/v1/messages")
     return httpx.Response(status, request=request)
 
 
-def _bad_request(message: str, model: str, headers: dict[str, str]) -> Exception:
-    return litellm.BadRequestError(message=message, model=model, llm_provider=PROVIDER)
-
-
-def _unauthorized(message: str, model: str, headers: dict[str, str]) -> Exception:
-    return litellm.AuthenticationError(message=message, model=model, llm_provider=PROVIDER)
-
-
-def _forbidden(message: str, model: str, headers: dict[str, str]) -> Exception:
-    return litellm.PermissionDeniedError(message=message, model=model, llm_provider=PROVIDER, response=_response(403))
-
-
-def _not_found(message: str, model: str, headers: dict[str, str]) -> Exception:
-    return litellm.NotFoundError(message=message, model=model, llm_provider=PROVIDER)
-
-
-def _timeout(message: str, model: str, headers: dict[str, str]) -> Exception:
-    return litellm.Timeout(message=message, model=model, llm_provider=PROVIDER)
-
-
-def _rate_limited(message: str, model: str, headers: dict[str, str]) -> Exception:
-    return litellm.RateLimitError(message=message, model=model, llm_provider=PROVIDER, headers=headers or None)
-
-
-def _context_exceeded(message: str, model: str, headers: dict[str, str]) -> Exception:
-    return litellm.ContextWindowExceededError(message=message, model=model, llm_provider=PROVIDER)
-
-
-def _internal(message: str, model: str, headers: dict[str, str]) -> Exception:
-    return litellm.InternalServerError(message=message, model=model, llm_provider=PROVIDER)
-
-
-def _bad_gateway(message: str, model: str, headers: dict[str, str]) -> Exception:
-    return litellm.BadGatewayError(message=message, model=model, llm_provider=PROVIDER)
-
-
-def _unavailable(message: str, model: str, headers: dict[str, str]) -> Exception:
-    return litellm.ServiceUnavailableError(message=message, model=model, llm_provider=PROVIDER)
-
-
 # Upstream HTTP status -> exception. 529 is Anthropic's "overloaded": clients and
 # LiteLLM's router understand 503 for that. Unlisted 4xx -> 400, 5xx -> 500.
-STATUS_TABLE: dict[int, ExceptionFactory] = {
-    400: _bad_request,
-    401: _unauthorized,
-    402: _forbidden,
-    403: _forbidden,
-    404: _not_found,
-    408: _timeout,
-    413: _bad_request,
-    429: _rate_limited,
-    500: _internal,
-    502: _bad_gateway,
-    503: _unavailable,
-    504: _timeout,
-    529: _unavailable,
+STATUS_TABLE: dict[int, type[Exception]] = {
+    400: litellm.BadRequestError,
+    401: litellm.AuthenticationError,
+    402: litellm.PermissionDeniedError,
+    403: litellm.PermissionDeniedError,
+    404: litellm.NotFoundError,
+    408: litellm.Timeout,
+    413: litellm.BadRequestError,
+    429: litellm.RateLimitError,
+    500: litellm.InternalServerError,
+    502: litellm.BadGatewayError,
+    503: litellm.ServiceUnavailableError,
+    504: litellm.Timeout,
+    529: litellm.ServiceUnavailableError,
 }
 
 # AssistantMessage.error kind -> the status it stands for, used when the API gave
@@ -145,13 +102,14 @@ def status_for(failure: Failure) -> int:
     return KIND_STATUS.get(failure.kind or "unknown", 500)  # e.g. not logged in: decided before any API call
 
 
-def _factory(failure: Failure) -> ExceptionFactory:
+def exception_class(failure: Failure) -> type[Exception]:
+    """The LiteLLM exception class a failure is raised as."""
     if failure.context_exceeded:
-        return _context_exceeded
+        return litellm.ContextWindowExceededError
     status = status_for(failure)
     if status in STATUS_TABLE:
         return STATUS_TABLE[status]
-    return _bad_request if 400 <= status < 500 else _internal
+    return litellm.BadRequestError if 400 <= status < 500 else litellm.InternalServerError
 
 
 def _headers(failure: Failure) -> dict[str, str]:
@@ -168,7 +126,14 @@ def _describe(failure: Failure) -> str:
 
 def to_exception(failure: Failure, model: str) -> Exception:
     """The LiteLLM exception for a failure, with Retry-After where known."""
-    return _factory(failure)(_describe(failure), model, _headers(failure))
+    cls = exception_class(failure)
+    fields: dict[str, Any] = {"message": _describe(failure), "model": model, "llm_provider": PROVIDER}
+    if cls is litellm.PermissionDeniedError:
+        fields["response"] = _response(403)  # its constructor requires one
+    headers = _headers(failure)
+    if headers and cls is litellm.RateLimitError:
+        fields["headers"] = headers
+    return cls(**fields)
 
 
 def status_of_sdk_exception(error: BaseException) -> int:
@@ -179,20 +144,9 @@ def status_of_sdk_exception(error: BaseException) -> int:
     return 500
 
 
-def from_sdk_exception(error: BaseException, model: str) -> Exception:
-    """Map an exception raised by the SDK (missing binary, crash, bad output)."""
+def of_sdk_exception(error: BaseException) -> Failure:
+    """The failure an exception raised by the SDK stands for (missing binary, crash, bad output)."""
     if isinstance(error, sdk.ResultError) and error.api_error_status is not None:
-        return to_exception(Failure(status=error.api_error_status, message=str(error)), model)
-    status = status_of_sdk_exception(error)
+        return Failure(status=error.api_error_status, message=str(error))
     message = f"Claude Code failed: {type(error).__name__}: {error}"
-    return STATUS_TABLE.get(status, _internal)(message, model, {})
-
-
-def timeout_error(seconds: float, model: str) -> Exception:
-    """The request's own deadline passed (LiteLLM leaves this to custom providers)."""
-    return _timeout(f"Claude Code did not finish within {seconds:g}s", model, {})
-
-
-def bad_request(message: str, model: str) -> Exception:
-    """A request we refuse before starting Claude Code."""
-    return _bad_request(message, model, {})
+    return Failure(status=status_of_sdk_exception(error), message=message)

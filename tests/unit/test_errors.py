@@ -96,9 +96,10 @@ def test_every_sdk_exception_class_is_in_the_table() -> None:
     ],
 )
 def test_sdk_exceptions_map_to_status(error: BaseException, status: int) -> None:
-    assert errors.from_sdk_exception(error, "sonnet").status_code == status  # type: ignore[attr-defined]
+    exception = errors.to_exception(errors.of_sdk_exception(error), "sonnet")
+    assert exception.status_code == status  # type: ignore[attr-defined]
 
 
 def test_result_error_with_api_status_uses_it() -> None:
     error = sdk.ResultError("API Error", {"api_error_status": 429, "subtype": "success"})
-    assert type(errors.from_sdk_exception(error, "sonnet")) is litellm.RateLimitError
+    assert type(errors.to_exception(errors.of_sdk_exception(error), "sonnet")) is litellm.RateLimitError
