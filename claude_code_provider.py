@@ -108,7 +108,7 @@ class ClaudeCodeProvider(CustomLLM):
 
     # -- LiteLLM entry points -------------------------------------------------
 
-    async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
+    async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> ModelResponse:
         with boundary.mapped(model):
             chunks = [chunk async for chunk in self._chunks(model, messages, kwargs)]
             # With LiteLLM's logging object the cost is priced as for a streamed answer
@@ -133,7 +133,7 @@ class ClaudeCodeProvider(CustomLLM):
             response._hidden_params["headers"] = {"x-ratelimit-remaining-requests": room}
 
     async def astreaming(  # type: ignore[override]
-        self, model: str, messages: list, *args: Any, **kwargs: Any
+        self, model: str, messages: list[Any], *args: Any, **kwargs: Any
     ) -> AsyncIterator[ModelResponseStream]:
         # Generators nested in generators are closed explicitly (aclosing): when
         # the client goes away LiteLLM closes this one, and only an explicit
@@ -154,7 +154,7 @@ class ClaudeCodeProvider(CustomLLM):
     # -- one request ----------------------------------------------------------
 
     async def _chunks(
-        self, model: str, messages: list, kwargs: dict[str, Any]
+        self, model: str, messages: list[Any], kwargs: dict[str, Any]
     ) -> AsyncGenerator[ModelResponseStream, None]:
         """One request's chunks, its outcome counted by status (499: the client went away).
 
@@ -174,7 +174,7 @@ class ClaudeCodeProvider(CustomLLM):
             self.outcomes.count(status)
 
     async def _answer(
-        self, model: str, messages: list, kwargs: dict[str, Any]
+        self, model: str, messages: list[Any], kwargs: dict[str, Any]
     ) -> AsyncGenerator[ModelResponseStream, None]:
         request = self._request(model, messages, kwargs)
         if health.is_health_probe(kwargs.get("litellm_params")):
@@ -189,7 +189,7 @@ class ClaudeCodeProvider(CustomLLM):
                     pricing.price_as(chunk.model, kwargs.get("litellm_params"), kwargs.get("logging_obj"))
                 yield chunk
 
-    def _request(self, model: str, messages: list, kwargs: dict[str, Any]) -> ChatRequest:
+    def _request(self, model: str, messages: list[Any], kwargs: dict[str, Any]) -> ChatRequest:
         settings = settings_from_litellm_params(kwargs.get("litellm_params"))
         conversation = self._conversation(messages, kwargs.get("litellm_params"))
         controls = controls_from(kwargs.get("optional_params"))
@@ -235,7 +235,7 @@ class ClaudeCodeProvider(CustomLLM):
         return health.probe_chunks(request.model)
 
     @staticmethod
-    def _conversation(messages: list, litellm_params: Any) -> Conversation:
+    def _conversation(messages: list[Any], litellm_params: Any) -> Conversation:
         metadata = (litellm_params or {}).get("metadata") if isinstance(litellm_params, dict) else None
         failed = (metadata or {}).get(TOOL_ERRORS_METADATA_KEY) if isinstance(metadata, dict) else None
         return convert(messages, failed if isinstance(failed, list) else ())

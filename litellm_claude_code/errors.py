@@ -13,8 +13,8 @@ from typing import Any
 
 import claude_agent_sdk as sdk
 import httpx
-import litellm
 from claude_agent_sdk._errors import MessageParseError  # raised by the SDK, not re-exported
+from litellm import exceptions as llm
 
 PROVIDER = "claude-code"
 
@@ -52,19 +52,19 @@ def _response(status: int) -> httpx.Response:
 # Upstream HTTP status -> exception. 529 is Anthropic's "overloaded": clients and
 # LiteLLM's router understand 503 for that. Unlisted 4xx -> 400, 5xx -> 500.
 STATUS_TABLE: dict[int, type[Exception]] = {
-    400: litellm.BadRequestError,
-    401: litellm.AuthenticationError,
-    402: litellm.PermissionDeniedError,
-    403: litellm.PermissionDeniedError,
-    404: litellm.NotFoundError,
-    408: litellm.Timeout,
-    413: litellm.BadRequestError,
-    429: litellm.RateLimitError,
-    500: litellm.InternalServerError,
-    502: litellm.BadGatewayError,
-    503: litellm.ServiceUnavailableError,
-    504: litellm.Timeout,
-    529: litellm.ServiceUnavailableError,
+    400: llm.BadRequestError,
+    401: llm.AuthenticationError,
+    402: llm.PermissionDeniedError,
+    403: llm.PermissionDeniedError,
+    404: llm.NotFoundError,
+    408: llm.Timeout,
+    413: llm.BadRequestError,
+    429: llm.RateLimitError,
+    500: llm.InternalServerError,
+    502: llm.BadGatewayError,
+    503: llm.ServiceUnavailableError,
+    504: llm.Timeout,
+    529: llm.ServiceUnavailableError,
 }
 
 # AssistantMessage.error kind -> the status it stands for, used when the API gave
@@ -105,11 +105,11 @@ def status_for(failure: Failure) -> int:
 def exception_class(failure: Failure) -> type[Exception]:
     """The LiteLLM exception class a failure is raised as."""
     if failure.context_exceeded:
-        return litellm.ContextWindowExceededError
+        return llm.ContextWindowExceededError
     status = status_for(failure)
     if status in STATUS_TABLE:
         return STATUS_TABLE[status]
-    return litellm.BadRequestError if 400 <= status < 500 else litellm.InternalServerError
+    return llm.BadRequestError if 400 <= status < 500 else llm.InternalServerError
 
 
 def _headers(failure: Failure) -> dict[str, str]:
@@ -128,10 +128,10 @@ def to_exception(failure: Failure, model: str) -> Exception:
     """The LiteLLM exception for a failure, with Retry-After where known."""
     cls = exception_class(failure)
     fields: dict[str, Any] = {"message": _describe(failure), "model": model, "llm_provider": PROVIDER}
-    if cls is litellm.PermissionDeniedError:
+    if cls is llm.PermissionDeniedError:
         fields["response"] = _response(403)  # its constructor requires one
     headers = _headers(failure)
-    if headers and cls is litellm.RateLimitError:
+    if headers and cls is llm.RateLimitError:
         fields["headers"] = headers
     return cls(**fields)
 

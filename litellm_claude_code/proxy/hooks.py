@@ -34,7 +34,7 @@ class ProxyHooks(CustomLogger):
 
     async def async_post_call_response_headers_hook(
         self,
-        data: dict,
+        data: dict[str, Any],
         user_api_key_dict: Any,
         response: object,
         request_headers: dict[str, str] | None = None,
@@ -60,7 +60,9 @@ class ProxyHooks(CustomLogger):
             self._dropped.add(kind)
             logger.warning("a /v1/responses tool of type %r cannot reach Claude Code: it is left out", kind)
 
-    async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: Any) -> dict:
+    async def async_pre_call_hook(
+        self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any
+    ) -> dict[str, Any]:
         _refuse_malformed(data)
         if "responses" in str(call_type):
             self._report_dropped_tools(data.get("tools"))
@@ -95,7 +97,7 @@ def failed_tool_calls(messages: object) -> list[str]:
 CARRIED_RESPONSES_TOOLS = frozenset({"function", "custom", "namespace", "web_search", "web_search_preview"})
 
 
-def _refuse_malformed(data: dict) -> None:
+def _refuse_malformed(data: dict[str, Any]) -> None:
     """Chat messages of the wrong shape are a 400 naming the problem.
 
     Checked before LiteLLM's own pre-processing, which otherwise fails on some
