@@ -29,32 +29,19 @@ documentation URL.
 
 from __future__ import annotations
 
-import asyncio
-import fcntl
 import json
-import os
-import shutil
-import subprocess
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientSession, web
 
 from tests.anthropic_mock import MockAnthropic, Reply
 
-from .harness import Proxy, free_port
+from .client_kit import CACHE, Recorder, offline_env, run, venv_install
+from .harness import Proxy
 
 pytestmark = pytest.mark.e2e
 
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "litellm-claude-code" / "clients"
-INSTALL_TIMEOUT = 900
-RUN_TIMEOUT = 180
-REFUSING_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens, so every outside connection fails
 
 AIDER = "0.86.2"  # the newest aider-chat; installs on Python 3.11
 PINS = [f"aider-chat=={AIDER}"]
@@ -97,44 +84,11 @@ SYSTEM_LINES = {
 FILES_PREFIX = "I have *added these files to the chat* so you can go ahead and edit them."
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 @pytest.fixture(scope="session")
 def aider() -> Path:
     """The ``aider`` executable of a venv of the system ``python3``, installed once and reused."""
-    python3 = shutil.which("python3") or "python3"
     target = CACHE / f"aider-{AIDER}"
-    stamp, spec = target / ".installed", json.dumps(PINS)
-    steps = [[python3, "-m", "venv", str(target)], [str(target / "bin" / "python"), "-m", "pip", "install", *PINS]]
-    with _locked(CACHE / f"{target.name}.lock"):
-        if not (stamp.exists() and stamp.read_text() == spec):
-            shutil.rmtree(target, ignore_errors=True)
-            target.mkdir(parents=True)
-            started = time.monotonic()
-            for step in steps:
-                try:
-                    done = subprocess.run(
-                        step, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=INSTALL_TIMEOUT
-                    )
-                except (OSError, subprocess.TimeoutExpired) as error:
-                    pytest.fail(f"installing aider failed: {' '.join(step)}: {error}", pytrace=False)
-                if done.returncode != 0:
-                    pytest.fail(
-                        f"installing aider failed: {' '.join(step)} exited {done.returncode}\n"
-                        f"{done.stdout[-8000:]}\n{done.stderr[-8000:]}",
-                        pytrace=False,
-                    )
-            stamp.write_text(spec)
-            print(f"installed aider into {target} in {time.monotonic() - started:.0f}s")
+    venv_install("aider", PINS, target)
     return target / "bin" / "aider"
 
 
@@ -149,18 +103,13 @@ def _run_aider(
     target.write_text(ORIGINAL)
     metadata = tmp_path / "model-metadata.json"
     metadata.write_text(json.dumps(METADATA))
-    env = {
-        "PATH": os.environ.get("PATH", os.defpath),
-        "HOME": str(home),
-        "LANG": "C.UTF-8",
-        "TERM": "dumb",
-        "OPENAI_API_BASE": f"{base}/v1",
-        "OPENAI_API_KEY": proxy.master_key,
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # Aider's litellm would fetch its cost map from GitHub
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-        **{var: REFUSING_PROXY for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY")},
-    }
+    env = offline_env(
+        home,
+        TERM="dumb",
+        OPENAI_API_BASE=f"{base}/v1",
+        OPENAI_API_KEY=proxy.master_key,
+        LITELLM_LOCAL_MODEL_COST_MAP="True",  # Aider's litellm would fetch its cost map from GitHub
+    )
     command = [
         str(aider),
         "--model",
@@ -187,75 +136,9 @@ def _run_aider(
         "--no-detect-urls",
         "hello.py",
     ]
-    try:
-        done = subprocess.run(
-            command,
-            cwd=project,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired as error:
-        got = [o.decode(errors="replace") if isinstance(o, bytes) else o or "" for o in (error.stdout, error.stderr)]
-        pytest.fail(f"aider timed out:\n{got[0]}\n{got[1]}\nproxy log:\n{proxy.log_tail()}")
+    done = run("aider", command, project, env, proxy)
     output = f"{done.stdout}\n{done.stderr}"
-    if done.returncode != 0:
-        pytest.fail(f"aider exited {done.returncode}:\n{output[-8000:]}\nproxy log:\n{proxy.log_tail()}")
     return target, output
-
-
-class Recorder:
-    """A pass-through in front of the proxy keeping each request Aider sends and each answer it gets back."""
-
-    def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
-        self.requests: list[tuple[str, dict[str, Any]]] = []  # (path, JSON body)
-        self.answers: list[bytes] = []
-        self.url = ""
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, name="aider-recorder", daemon=True)
-
-    async def _forward(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        self.requests.append((request.path, json.loads(raw) if raw else {}))
-        headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
-        url = self.upstream + request.path_qs
-        # trust_env is off: straight to the proxy, whatever *_PROXY says
-        async with ClientSession() as session, session.request(request.method, url, data=raw, headers=headers) as up:
-            content_type = up.headers.get("content-type", "application/json")
-            response = web.StreamResponse(status=up.status, headers={"content-type": content_type})
-            await response.prepare(request)
-            answer = b""
-            async for piece in up.content.iter_any():  # passed on as it arrives, so a stream stays one
-                answer += piece
-                await response.write(piece)
-            self.answers.append(answer)
-            await response.write_eof()
-            return response
-
-    async def _start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._forward)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", free_port())
-        await site.start()
-        self.url = site.name.rstrip("/")
-
-    def __enter__(self) -> Recorder:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
 
 
 def _texts(content: Any) -> list[str]:

@@ -13,14 +13,8 @@ every round, and every earlier result as a ``tool_result`` block.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import shutil
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,15 +23,12 @@ import pytest
 
 from tests.anthropic_mock import MockAnthropic, Recorded, Reply
 
+from .client_kit import CACHE, npm_install, offline_env, run, venv_install
 from .harness import Proxy
 
 pytestmark = pytest.mark.e2e
 
 CLIENTS_DIR = Path(__file__).resolve().parent / "clients"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "litellm-claude-code" / "clients"
-INSTALL_TIMEOUT = 900
-RUN_TIMEOUT = 180
-REFUSING_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens, so every outside connection fails
 
 # Pinned versions: the newest that install here. openai-node 7 needs Node >= 22; 6.x is the newest for Node 20.
 OPENAI_NODE = "6.49.0"
@@ -91,66 +82,17 @@ class Client:
     env: dict[str, str]
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _install(name: str, packages: list[str], steps: list[list[str]], target: Path) -> None:
-    """Run ``steps`` into ``target`` unless its stamp says ``packages`` are there; fail with their output if not."""
-    stamp = target / ".installed"
-    spec = json.dumps(packages)
-    with _locked(CACHE / f"{target.name}.lock"):
-        if stamp.exists() and stamp.read_text() == spec:
-            return
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
-        started = time.monotonic()
-        for step in steps:
-            try:
-                done = subprocess.run(
-                    step, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=INSTALL_TIMEOUT
-                )
-            except (OSError, subprocess.TimeoutExpired) as error:
-                pytest.fail(f"installing {name} failed: {' '.join(step)}: {error}", pytrace=False)
-            if done.returncode != 0:
-                pytest.fail(
-                    f"installing {name} failed: {' '.join(step)} exited {done.returncode}\n"
-                    f"{done.stdout[-8000:]}\n{done.stderr[-8000:]}",
-                    pytrace=False,
-                )
-        stamp.write_text(spec)
-        print(f"installed {name} into {target} in {time.monotonic() - started:.0f}s")
-
-
 def _python_client(name: str, pins: list[str]) -> Client:
     """A venv of the system ``python3`` with ``pins`` installed, reused across runs."""
-    python3 = shutil.which("python3") or "python3"
-    target = CACHE / f"{name}-{pins[0].split('==')[1]}"  # named by the client's own version
-    venv_python = str(target / "bin" / "python")
-    _install(name, pins, [[python3, "-m", "venv", str(target)], [venv_python, "-m", "pip", "install", *pins]], target)
-    return Client(name, [venv_python], {})
+    python = venv_install(name, pins, CACHE / f"{name}-{pins[0].split('==')[1]}")  # named by the client's version
+    return Client(name, [str(python)], {})
 
 
 @pytest.fixture(scope="session")
 def openai_node() -> Client:
-    npm, node = shutil.which("npm"), shutil.which("node")
-    if npm is None or node is None:
-        pytest.fail("openai-node needs node and npm on PATH", pytrace=False)
     target = CACHE / f"openai-node-{OPENAI_NODE}"
-    package = f"openai@{OPENAI_NODE}"
-    _install(
-        "openai-node",
-        [package],
-        [[npm, "install", "--prefix", str(target), "--no-audit", "--no-fund", package]],
-        target,
-    )
+    npm_install("openai-node", f"openai@{OPENAI_NODE}", target)
+    node = shutil.which("node") or "node"
     return Client("openai-node", [node], {"NODE_PATH": str(target / "node_modules")})
 
 
@@ -168,37 +110,12 @@ def _run(client: Client, script: str, mode: str, proxy: Proxy, tmp_path: Path) -
     """One driver run against ``proxy``: its JSON answer, or a failure with its output and the proxy's log."""
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
-    env = {
-        "PATH": os.environ.get("PATH", os.defpath),
-        "HOME": str(home),
-        "LANG": "C.UTF-8",
-        "OPENAI_BASE_URL": f"{proxy.url}/v1",
-        "OPENAI_API_KEY": proxy.master_key,
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-        **{var: REFUSING_PROXY for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY")},
-        **client.env,
-    }
+    env = offline_env(home, OPENAI_BASE_URL=f"{proxy.url}/v1", OPENAI_API_KEY=proxy.master_key, **client.env)
     command = [*client.command, str(CLIENTS_DIR / script), mode]
-    try:
-        done = subprocess.run(
-            command,
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired as error:
-        output = [o.decode(errors="replace") if isinstance(o, bytes) else o or "" for o in (error.stdout, error.stderr)]
-        pytest.fail(f"{client.name} {mode} timed out:\n{output[0]}\n{output[1]}\nproxy log:\n{proxy.log_tail()}")
+    done = run(f"{client.name} {mode}", command, tmp_path, env, proxy)
     lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        pytest.fail(
-            f"{client.name} {mode} exited {done.returncode}:\n{done.stdout}\n{done.stderr[-6000:]}\n"
-            f"proxy log:\n{proxy.log_tail()}"
-        )
+    if not lines:
+        pytest.fail(f"{client.name} {mode} printed no answer:\n{done.stderr[-6000:]}\nproxy log:\n{proxy.log_tail()}")
     result: dict[str, Any] = json.loads(lines[-1])
     return result
 

@@ -22,14 +22,7 @@ Codex sends is a plain function that reaches the model as it was sent.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import shutil
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,16 +31,13 @@ import pytest
 
 from tests.anthropic_mock import MockAnthropic, Recorded, Reply
 
+from .client_kit import CACHE, npm_install, offline_env, run
 from .harness import Proxy
 
 pytestmark = pytest.mark.e2e
 
 # The newest release when written; it runs on Node 20 (its launcher needs Node >= 16).
 CODEX = "0.171.0"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "litellm-claude-code" / "clients"
-INSTALL_TIMEOUT = 900
-RUN_TIMEOUT = 180
-REFUSING_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens, so every outside connection fails
 KEY_VAR = "LITELLM_PROXY_KEY"
 
 # The config a user copies (with their proxy's address): a provider on /v1/responses, no prompts.
@@ -89,49 +79,12 @@ class Run:
     last_message: str
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 @pytest.fixture(scope="session")
 def codex() -> Path:
     """The ``codex`` launcher of the pinned version, installed once into the cache."""
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        pytest.fail("Codex CLI needs node and npm on PATH", pytrace=False)
     target = CACHE / f"codex-{CODEX}"
-    package = f"@openai/codex@{CODEX}"
-    binary = target / "node_modules" / ".bin" / "codex"
-    stamp = target / ".installed"
-    with _locked(CACHE / f"{target.name}.lock"):
-        if stamp.exists() and stamp.read_text() == package and binary.exists():
-            return binary
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
-        started = time.monotonic()
-        step = [npm, "install", "--prefix", str(target), "--no-audit", "--no-fund", package]
-        try:
-            done = subprocess.run(
-                step, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=INSTALL_TIMEOUT
-            )
-        except (OSError, subprocess.TimeoutExpired) as error:
-            pytest.fail(f"installing Codex failed: {' '.join(step)}: {error}", pytrace=False)
-        if done.returncode != 0 or not binary.exists():
-            pytest.fail(
-                f"installing Codex failed: {' '.join(step)} exited {done.returncode}\n"
-                f"{done.stdout[-8000:]}\n{done.stderr[-8000:]}",
-                pytrace=False,
-            )
-        stamp.write_text(package)
-        print(f"installed Codex {CODEX} into {target} in {time.monotonic() - started:.0f}s")
-    return binary
+    npm_install("Codex", f"@openai/codex@{CODEX}", target)
+    return target / "node_modules" / ".bin" / "codex"
 
 
 def _exec(codex: Path, proxy: Proxy, tmp_path: Path, prompt: str) -> Run:
@@ -141,16 +94,7 @@ def _exec(codex: Path, proxy: Proxy, tmp_path: Path, prompt: str) -> Run:
         directory.mkdir(exist_ok=True)
     (codex_home / "config.toml").write_text(CONFIG.format(base_url=f"{proxy.url}/v1", key_var=KEY_VAR))
     last = tmp_path / "last-message.txt"
-    env = {
-        "PATH": os.environ.get("PATH", os.defpath),
-        "HOME": str(home),
-        "CODEX_HOME": str(codex_home),
-        "LANG": "C.UTF-8",
-        KEY_VAR: proxy.master_key,
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-        **{var: REFUSING_PROXY for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY")},
-    }
+    env = offline_env(home, CODEX_HOME=str(codex_home), **{KEY_VAR: proxy.master_key})
     command = [
         str(codex),
         "exec",
@@ -163,24 +107,7 @@ def _exec(codex: Path, proxy: Proxy, tmp_path: Path, prompt: str) -> Run:
         str(last),
         prompt,
     ]
-    try:
-        done = subprocess.run(
-            command,
-            cwd=work,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired as error:
-        output = [o.decode(errors="replace") if isinstance(o, bytes) else o or "" for o in (error.stdout, error.stderr)]
-        pytest.fail(f"codex exec timed out:\n{output[0]}\n{output[1]}\nproxy log:\n{proxy.log_tail()}")
-    if done.returncode != 0:
-        pytest.fail(
-            f"codex exec exited {done.returncode}:\n{done.stdout}\n{done.stderr[-6000:]}\n"
-            f"proxy log:\n{proxy.log_tail()}"
-        )
+    done = run("codex exec", command, work, env, proxy)
     assert "deprecated" not in done.stderr, done.stderr  # the config is current for this version
     assert "is ignored" not in done.stderr, done.stderr
     return Run(done.stdout, done.stderr, last.read_text() if last.exists() else "")

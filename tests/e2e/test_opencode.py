@@ -47,38 +47,28 @@ model as OpenCode sent it.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import fcntl
 import json
 import os
 import shutil
 import subprocess
 import tempfile
-import threading
-import time
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientSession, web
 
 from tests.anthropic_mock import MockAnthropic, Recorded, Reply
 
-from .harness import Proxy, free_port
+from .client_kit import CACHE, Recorder, npm_install, offline_env, run
+from .harness import Proxy
 
 pytestmark = pytest.mark.e2e
 
 # The newest release when written (a native binary per platform; Node only runs npm's postinstall).
 OPENCODE = "1.18.33"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "litellm-claude-code" / "clients"
-INSTALL_TIMEOUT = 900
-RUN_TIMEOUT = 180
-REFUSING_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens, so every outside connection fails
 KEY_VAR = "LITELLM_PROXY_KEY"
 PROVIDER = "litellm"
 
@@ -128,17 +118,6 @@ class Run:
         return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def _scratch_xdg(scratch: Path) -> dict[str, str]:
     """The environment with OpenCode's XDG directories in ``scratch``.
 
@@ -160,95 +139,18 @@ def _version(binary: Path, env: dict[str, str]) -> str:
 @pytest.fixture(scope="session")
 def opencode() -> Path:
     """The ``opencode`` binary of the pinned version, installed once into the cache."""
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        pytest.fail("OpenCode is installed with npm: it needs node and npm on PATH", pytrace=False)
     target = CACHE / f"opencode-{OPENCODE}"
-    package = f"opencode-ai@{OPENCODE}"
     binary = target / "node_modules" / ".bin" / "opencode"
-    stamp = target / ".installed"
-    with _locked(CACHE / f"{target.name}.lock"):
-        if stamp.exists() and stamp.read_text() == package and binary.exists():
-            return binary
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
-        started = time.monotonic()
-        step = [npm, "install", "--prefix", str(target), "--no-audit", "--no-fund", package]
-        try:
-            with tempfile.TemporaryDirectory(prefix="opencode-install-") as scratch:
-                env = _scratch_xdg(Path(scratch))
-                done = subprocess.run(
-                    step, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=INSTALL_TIMEOUT
-                )
-                # The launcher is the platform binary, linked in by the package's postinstall script.
-                version = _version(binary, env) if done.returncode == 0 and binary.exists() else ""
-        except (OSError, subprocess.TimeoutExpired) as error:
-            pytest.fail(f"installing OpenCode failed: {' '.join(step)}: {error}", pytrace=False)
-        if done.returncode != 0 or version != OPENCODE:
-            pytest.fail(
-                f"installing OpenCode failed: {' '.join(step)} exited {done.returncode}"
-                f" ({binary} --version: {version or 'no binary'!r})\n"
-                f"{done.stdout[-8000:]}\n{done.stderr[-8000:]}",
-                pytrace=False,
-            )
-        stamp.write_text(package)
-        print(f"installed OpenCode {OPENCODE} into {target} in {time.monotonic() - started:.0f}s")
+    with tempfile.TemporaryDirectory(prefix="opencode-install-") as scratch:
+        env = _scratch_xdg(Path(scratch))
+
+        def linked() -> str | None:
+            # The launcher is the platform binary, linked in by the package's postinstall script.
+            version = _version(binary, env) if binary.exists() else "no binary"
+            return None if version == OPENCODE else f"{binary} --version gave {version!r}"
+
+        npm_install("OpenCode", f"opencode-ai@{OPENCODE}", target, env, linked)
     return binary
-
-
-@dataclass
-class Recorder:
-    """A pass-through in front of the proxy keeping each request OpenCode sends and each answer it gets."""
-
-    upstream: str
-    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (path, JSON body)
-    answers: list[bytes] = field(default_factory=list)
-    url: str = ""
-
-    async def _forward(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        self.requests.append((request.path, json.loads(raw) if raw else {}))
-        headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
-        # trust_env is off: straight to the proxy whatever *_PROXY says; the answer is passed on as it arrives
-        async with (
-            ClientSession() as session,
-            session.request(request.method, self.upstream + request.path_qs, data=raw, headers=headers) as up,
-        ):
-            response = web.StreamResponse(
-                status=up.status, headers={"content-type": up.headers.get("content-type", "application/json")}
-            )
-            await response.prepare(request)
-            answer = b""
-            async for piece in up.content.iter_any():
-                answer += piece
-                await response.write(piece)
-            self.answers.append(answer)
-            await response.write_eof()
-            return response
-
-    @contextmanager
-    def running(self) -> Iterator[Recorder]:
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="opencode-recorder", daemon=True)
-        thread.start()
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._forward)
-        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
-        port = free_port()
-
-        async def start() -> None:
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", port).start()
-
-        asyncio.run_coroutine_threadsafe(start(), loop).result(10)
-        self.url = f"http://127.0.0.1:{port}"
-        try:
-            yield self
-        finally:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
-            loop.close()
 
 
 def _run(opencode: Path, base: str, proxy: Proxy, tmp_path: Path, *args: str) -> Run:
@@ -258,44 +160,18 @@ def _run(opencode: Path, base: str, proxy: Proxy, tmp_path: Path, *args: str) ->
     config.mkdir(parents=True, exist_ok=True)
     work.mkdir(exist_ok=True)
     (config / "opencode.json").write_text(json.dumps(opencode_config(f"{base}/v1"), indent=2))
-    env = {
-        "PATH": os.environ.get("PATH", os.defpath),
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "XDG_STATE_HOME": str(home / ".local" / "state"),
-        "LANG": "C.UTF-8",
-        "SHELL": shutil.which("bash") or "/bin/sh",
-        KEY_VAR: proxy.master_key,
-        "OPENCODE_DISABLE_MODELS_FETCH": "1",  # models.opencode.ai: the custom provider's models are in the config
-        "OPENCODE_DISABLE_AUTOUPDATE": "1",
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-        **{
-            var: REFUSING_PROXY
-            for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
-        },
-    }
-    command = [str(opencode), "run", "--print-logs", *args]
-    try:
-        done = subprocess.run(
-            command,
-            cwd=work,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired as error:
-        output = [o.decode(errors="replace") if isinstance(o, bytes) else o or "" for o in (error.stdout, error.stderr)]
-        pytest.fail(f"opencode run timed out:\n{output[0]}\n{output[1]}\nproxy log:\n{proxy.log_tail()}")
-    if done.returncode != 0:
-        pytest.fail(
-            f"opencode run exited {done.returncode}:\n{done.stdout}\n{done.stderr[-8000:]}\n"
-            f"proxy log:\n{proxy.log_tail()}"
-        )
+    env = offline_env(
+        home,
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_STATE_HOME=str(home / ".local" / "state"),
+        SHELL=shutil.which("bash") or "/bin/sh",
+        OPENCODE_DISABLE_MODELS_FETCH="1",  # models.opencode.ai: the custom provider's models are in the config
+        OPENCODE_DISABLE_AUTOUPDATE="1",
+        **{KEY_VAR: proxy.master_key},
+    )
+    done = run("opencode run", [str(opencode), "run", "--print-logs", *args], work, env, proxy)
     # OpenCode's own log (``--print-logs``): nothing went wrong on its side, the refused plugin install aside.
     problems = [
         line
@@ -383,7 +259,7 @@ PLAIN_CHUNKS = ["pong", " from", " Claude."]
 def test_opencode_run_plain_answer(opencode: Path, proxy: Proxy, mock: MockAnthropic, tmp_path: Path) -> None:
     offset = proxy.log.stat().st_size
     mock.script(Reply(chunks=PLAIN_CHUNKS, delay=0.05))
-    with Recorder(proxy.url).running() as recorder:
+    with Recorder(proxy.url) as recorder:
         run = _run(opencode, recorder.url, proxy, tmp_path, "--title", "pong", PLAIN_PROMPT)
 
     assert run.stdout.strip() == "pong from Claude."
@@ -443,7 +319,7 @@ def test_opencode_run_tool_loop_two_rounds(opencode: Path, proxy: Proxy, mock: M
         use = {"id": call_id, "name": f"mcp__client__{tool}", "input": arguments}
         mock.script(Reply(chunks=[], tool_uses=[use], stop_reason="tool_use", input_tokens=40, output_tokens=9))
     mock.script(Reply(chunks=[LOOP_FINAL], input_tokens=60, output_tokens=11))
-    with Recorder(proxy.url).running() as recorder:
+    with Recorder(proxy.url) as recorder:
         run = _run(opencode, recorder.url, proxy, tmp_path, "--title", "loop", "--format", "json", LOOP_PROMPT)
 
     # OpenCode ran both tools in its working directory.
