@@ -41,6 +41,7 @@ from litellm_claude_code.settings import (
 from litellm_claude_code.translate import pricing
 from litellm_claude_code.translate.params import controls_from
 from litellm_claude_code.translate.prompt import TOOL_ERRORS_METADATA_KEY, Conversation, convert
+from litellm_claude_code.translate.stream import Outcome
 
 logger = logging.getLogger("litellm_claude_code")
 
@@ -242,8 +243,12 @@ class ClaudeCodeProvider(CustomLLM):
 
     async def _run(self, request: ChatRequest) -> AsyncGenerator[ModelResponseStream, None]:
         translator = request.translator()
+        # Set once the answer is over: the runtime asks for its reply when the
+        # turn closes, and a turn closed before (the client went away, a
+        # failure) leaves no reply, so its process is disposed of.
+        outcome: Outcome | None = None
         if self._pooling and request.poolable and _POOLING.get():
-            turn = self.runtime.run(request, lambda: translator.plain_reply)
+            turn = self.runtime.run(request, lambda: outcome.reply if outcome else None)
         elif request.conversation.answers_tool_calls:
             turn = seeded_once(request)  # tool results are fed as history, never resumed (issue 10)
         else:
@@ -256,7 +261,8 @@ class ClaudeCodeProvider(CustomLLM):
                     yield chunk
                 if translator.complete:
                     break  # closing the turn stops the CLI (or keeps its process)
-        for chunk in translator.finish():
+            last, outcome = translator.finish()
+        for chunk in last:
             yield chunk
 
 

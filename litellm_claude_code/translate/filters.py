@@ -1,0 +1,142 @@
+"""Filters on the answer's deltas between the model and the client, composed like httpx's decoders.
+
+Each filter has the same two calls: ``feed(delta)`` gives the deltas that may go
+on now, ``flush(result)`` what is still to send once the answer is over
+(``result`` is the SDK's result, or None when the answer ended before one, as
+on a ``max_tokens`` stop). A ``Chain`` passes each filter's output, its flushed
+tail included, through the filters after it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Protocol
+
+import claude_agent_sdk as sdk
+from litellm.types.utils import Delta
+
+from ..errors import Failed, Failure
+from .stops import StopCutter
+
+
+class Filter(Protocol):
+    def feed(self, delta: Delta) -> list[Delta]: ...
+
+    def flush(self, result: sdk.ResultMessage | None) -> list[Delta]: ...
+
+
+def has_content(delta: Delta) -> bool:
+    """A delta worth a chunk: OpenAI clients expect no empty deltas before the finish."""
+    return bool(delta.content or getattr(delta, "reasoning_content", None) or delta.tool_calls)
+
+
+def _kept(delta: Delta) -> list[Delta]:
+    return [delta] if has_content(delta) else []
+
+
+class Chain:
+    """Filters applied in order; a delta a filter empties goes no further."""
+
+    def __init__(self, filters: Sequence[Filter]) -> None:
+        self._filters = tuple(filters)
+
+    def feed(self, delta: Delta) -> list[Delta]:
+        return self._through(self._filters, _kept(delta))
+
+    def flush(self, result: sdk.ResultMessage | None) -> list[Delta]:
+        out: list[Delta] = []
+        for place, step in enumerate(self._filters):
+            out += self._through(self._filters[place + 1 :], step.flush(result))
+        return out
+
+    @staticmethod
+    def _through(filters: Sequence[Filter], deltas: list[Delta]) -> list[Delta]:
+        for step in filters:
+            deltas = [out for delta in deltas for out in step.feed(delta) if has_content(out)]
+        return deltas
+
+
+class ToolCallLimit:
+    """``parallel_tool_calls=false``: Claude Code sets no such flag upstream, so calls past the limit go no further."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+
+    def feed(self, delta: Delta) -> list[Delta]:
+        if delta.tool_calls:
+            calls = [call for call in delta.tool_calls if (call.index or 0) < self._limit]
+            delta.tool_calls = calls or None
+        return _kept(delta)
+
+    def flush(self, result: sdk.ResultMessage | None) -> list[Delta]:
+        return []
+
+
+class JsonOutput:
+    """``response_format``: the answer is the SDK's validated structured output, sent once the result confirms it.
+
+    The model's own text and its StructuredOutput tool call are how it got
+    there, not the answer; its reasoning passes as it is.
+    """
+
+    def feed(self, delta: Delta) -> list[Delta]:
+        return _kept(Delta(reasoning_content=getattr(delta, "reasoning_content", None)))
+
+    def flush(self, result: sdk.ResultMessage | None) -> list[Delta]:
+        if result is None:
+            return []  # cut short (max_tokens): there is no validated output to send
+        if result.structured_output is None:
+            raise Failed(Failure(status=502, message="Claude gave no output matching the response_format schema"))
+        return [Delta(content=json.dumps(result.structured_output, ensure_ascii=False))]
+
+
+class StopSequences:
+    """Stop sequences cut the text (Claude Code sends none upstream); reasoning and tool calls pass as they are."""
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self._cutter = StopCutter(stops)
+
+    @property
+    def hit(self) -> bool:
+        return self._cutter.hit
+
+    def feed(self, delta: Delta) -> list[Delta]:
+        if delta.content:
+            delta.content = self._cutter.feed(delta.content) or None
+        return _kept(delta)
+
+    def flush(self, result: sdk.ResultMessage | None) -> list[Delta]:
+        return _kept(Delta(content=self._cutter.flush() or None))
+
+
+class ReplyRecorder:
+    """What the client was sent, to tell whether the process now holds exactly that reply.
+
+    ``exact`` says the filters before it pass the model's text unchanged (no
+    stop sequences, no JSON output): only then can the client's next request
+    repeat the session's history as it is.
+    """
+
+    def __init__(self, exact: bool) -> None:
+        self._exact = exact
+        self._text: list[str] = []
+        self._text_only = True
+
+    def feed(self, delta: Delta) -> list[Delta]:
+        self._text.append(delta.content or "")
+        self._text_only = self._text_only and not (getattr(delta, "reasoning_content", None) or delta.tool_calls)
+        return [delta]
+
+    def flush(self, result: sdk.ResultMessage | None) -> list[Delta]:
+        return []
+
+    def reply(self, clean: bool) -> str | None:
+        """The whole reply after a ``clean`` end, when it was uncut plain text; else None.
+
+        Reasoning, tool calls, a stop sequence or JSON output leave a session
+        whose history the client cannot resend as is.
+        """
+        if not clean or not self._exact or not self._text_only:
+            return None
+        return "".join(self._text)

@@ -1,0 +1,93 @@
+"""ClaudeCodeProvider._run: the runtime learns the reply a kept process holds only from an answer that ended."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+import litellm
+import pytest
+
+from claude_code_provider import ClaudeCodeProvider
+from litellm_claude_code.request import ChatRequest
+
+from .sdk_messages import assistant, block_stop, message_delta, message_start, result, text_delta, text_start
+
+ANSWER = [
+    message_start(),
+    text_start(),
+    text_delta("Hel"),
+    text_delta("lo"),
+    block_stop(),
+    message_delta(),
+    assistant("Hello"),
+]
+
+
+class FakeRuntime:
+    """Serves the scripted messages and, like the runtime, asks for the reply when the turn closes."""
+
+    def __init__(self, messages: list[Any], replies: list[str | None]) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.messages = messages
+        self.replies = replies
+
+    async def run(self, request: ChatRequest, reply: Callable[[], str | None]) -> AsyncGenerator[Any, None]:
+        try:
+            for message in self.messages:
+                yield message
+        finally:
+            self.replies.append(reply())
+
+    def abandon(self) -> None:
+        pass
+
+
+def _serve(messages: list[Any], replies: list[str | None], read: int | None = None) -> list[Any]:
+    """The chunks a client read (all, or only the first ``read``); ``replies`` gets what the runtime was told."""
+
+    async def scenario() -> list[Any]:
+        runtime = FakeRuntime(messages, replies)
+        # a fake with the runtime's run, loop and abandon
+        provider = ClaudeCodeProvider(environ={}, runtime=lambda: runtime, pooling=True)  # type: ignore[arg-type,return-value]
+        chunks = []
+        stream = provider.astreaming("sonnet", [{"role": "user", "content": "hi"}])
+        try:
+            async for chunk in stream:
+                chunks.append(chunk)
+                if read is not None and len(chunks) == read:
+                    break  # the client went away
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]  # astreaming is an async generator
+        return chunks
+
+    return asyncio.run(scenario())
+
+
+def test_a_clean_plain_answer_tells_its_reply() -> None:
+    replies: list[str | None] = []
+    chunks = _serve([*ANSWER, result()], replies)
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert replies == ["Hello"]
+
+
+def test_a_client_gone_mid_stream_leaves_no_reply() -> None:
+    replies: list[str | None] = []
+    assert len(_serve([*ANSWER, result()], replies, read=1)) == 1
+    assert replies == [None]
+
+
+@pytest.mark.parametrize(
+    ("end", "exception"),
+    [
+        ([result(is_error=True, api_error_status=529, text="overloaded")], litellm.ServiceUnavailableError),
+        ([], litellm.BadGatewayError),  # the turn ended without a result
+    ],
+)
+def test_a_failure_leaves_no_reply_and_is_mapped_at_the_provider(end: list[Any], exception: type[Exception]) -> None:
+    replies: list[str | None] = []
+    with pytest.raises(exception) as caught:
+        _serve([*ANSWER, *end], replies)
+    assert getattr(caught.value, "model", None) == "sonnet"
+    assert replies == [None]
