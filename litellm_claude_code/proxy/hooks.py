@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from fastapi import HTTPException
@@ -60,6 +61,24 @@ class ProxyHooks(CustomLogger):
             self._dropped.add(kind)
             logger.warning("a /v1/responses tool of type %r cannot reach Claude Code: it is left out", kind)
 
+    async def async_post_call_streaming_iterator_hook(
+        self, user_api_key_dict: Any, response: Any, request_data: dict[str, Any]
+    ) -> AsyncGenerator[Any, None]:
+        """One model name throughout a stream, the one that answered (issue 14).
+
+        The provider's chunks name the model that answered; the finish and usage
+        chunks LiteLLM's stream wrapper makes itself name the requested alias.
+        From the first chunk with content on, every chunk names its model.
+        """
+        answered: str | None = None
+        async for chunk in response:
+            model = getattr(chunk, "model", None)
+            if answered is None and model and _has_content(chunk):
+                answered = model
+            elif answered is not None and model != answered:
+                chunk.model = answered
+            yield chunk
+
     async def async_pre_call_hook(
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any
     ) -> dict[str, Any]:
@@ -95,6 +114,12 @@ def failed_tool_calls(messages: object) -> list[str]:
 # functions), and custom (freeform) tools, which LiteLLM's
 # adapter turns into functions taking one string; web search is reported by the provider.
 CARRIED_RESPONSES_TOOLS = frozenset({"function", "custom", "namespace", "web_search", "web_search_preview"})
+
+
+def _has_content(chunk: Any) -> bool:
+    choices = getattr(chunk, "choices", None) or []
+    delta = getattr(choices[0], "delta", None) if choices else None
+    return bool(delta is not None and (getattr(delta, "content", None) or getattr(delta, "tool_calls", None)))
 
 
 def _refuse_malformed(data: dict[str, Any]) -> None:

@@ -68,6 +68,19 @@ def test_stream_arrives_delta_by_delta_with_exact_usage(client: openai.OpenAI, m
     assert usage.prompt_tokens_details.cached_tokens == 4
 
 
+def test_every_stream_chunk_names_the_model_that_answered(client: openai.OpenAI, mock: MockAnthropic) -> None:
+    # LiteLLM's stream wrapper names the finish and usage chunks it makes after the
+    # requested alias; the proxy's hook gives them the answering model too (issue 14).
+    mock.script(Reply(chunks=["One ", "name."], model="claude-sonnet-9-test"))
+    stream = client.chat.completions.create(
+        model="sonnet", messages=USER, stream=True, stream_options={"include_usage": True}
+    )
+    chunks = list(stream)
+    assert any(c.choices and c.choices[0].finish_reason == "stop" for c in chunks)
+    assert any(c.usage for c in chunks)
+    assert {c.model for c in chunks} == {"claude-sonnet-9-test"}
+
+
 def test_non_streaming_answer_usage_and_model(client: openai.OpenAI, mock: MockAnthropic) -> None:
     mock.script(Reply(chunks=["Exactly ", "this."], input_tokens=30, output_tokens=4, model="claude-sonnet-9-test"))
     response = client.chat.completions.create(model="sonnet", messages=USER)
