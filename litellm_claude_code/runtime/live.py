@@ -8,9 +8,13 @@ follow the recent peak of busy ones, within ``pool_size`` and ``max_concurrent``
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Any
 
+from ..request import ChatRequest
 from ..settings import DeploymentSettings
 from .process import Process, Spec
 
@@ -88,3 +92,9 @@ class Live:
     def forget(self, process: Process) -> None:
         for conversation in [k for k, p in self._kept.items() if p is process]:
             del self._kept[conversation]
+
+
+def conversation_key(request: ChatRequest, turns: list[dict[str, Any]]) -> str:
+    """Identity of what a process holds: the request's combination plus every turn."""
+    payload = json.dumps([repr(request.ready_key), turns], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()

@@ -49,11 +49,17 @@ class Process:
     transport: CLITransport | None = None  # a spare's running transport, until initialised
     client: Client | None = None  # the connected client, once initialised
     reusable: bool = False  # plain chat, no overlays: may be rewound for another conversation
-    conversations: int = 0
+    conversations: int = 0  # requests it has served (each turn counts, live continuations too)
     first_uuid: str | None = None  # the first user frame of the conversation it holds
     last_uuid: str | None = None  # the latest one
     last_used: float = 0.0
     idle_timeout: float = 300.0
+
+    def start_turn(self, prompt_uuid: str, first_fed: str | None) -> None:
+        """A request's turn begins: ``first_fed`` the first user frame of history fed before it."""
+        self.first_uuid = self.first_uuid or first_fed or prompt_uuid
+        self.last_uuid = prompt_uuid
+        self.conversations += 1
 
 
 @dataclass(frozen=True)

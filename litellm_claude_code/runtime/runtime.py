@@ -16,6 +16,11 @@ A Claude Code process costs far more to start than a turn on a running one
   new system prompt (``prepare.Preparation``; measured: requests identical to
   a fresh process's).
 
+``choose.Chooser`` picks the process for a request (its conversation's live
+one, else the best candidate it can prepare, else one started for it), and
+``Runtime`` here is the facade: it runs the turn, gives the process back (kept
+or disposed of), and expires idle ones.
+
 Earlier turns a process does not hold are fed into it without model calls
 (``runner.seed``); only a very long history resumes a written transcript in a
 process started for it. Every process is started, kept, and disposed of here
@@ -36,8 +41,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import hashlib
-import json
 import logging
 import time
 from collections import Counter
@@ -48,14 +51,14 @@ from typing import Any, TypeVar
 import claude_agent_sdk as sdk
 
 from ..request import ChatRequest
-from . import process as processes
 from . import sessions
-from .live import Live
+from .choose import Chooser
+from .live import Live, conversation_key
 from .options import build_options
 from .prepare import Attach, Connect, Control, Preparation
-from .process import ControlError, Process, Spec, log_stderr, rss_mib
+from .process import ControlError, Process, Spec, abandon, attach, connect, control, dispose, log_stderr, rss_mib, spawn
 from .protocols import QueryFunction
-from .runner import QueryTimeout, history_frames, run_query, run_turn, user_message
+from .runner import QueryTimeout, run_query, run_turn, user_message
 from .spares import Spares, cpu_busy, spare_spec
 from .workspace import request_workspace
 
@@ -63,9 +66,6 @@ __all__ = ["ControlError", "Process", "Runtime", "Spec", "one_shot", "seeded_onc
 
 logger = logging.getLogger(__name__)
 
-# Past this many earlier turns a transcript resumed by a new process is
-# cheaper than feeding the turns one by one.
-SEED_MAX_TURNS = 400
 REAP_INTERVAL_SECONDS = 5.0
 
 T = TypeVar("T")
@@ -76,10 +76,10 @@ class Runtime:
 
     def __init__(
         self,
-        spawn: Callable[[Spec], Awaitable[Process]] = processes.spawn,
-        attach: Attach = processes.attach,
-        connect: Connect = processes.connect,
-        control: Control = processes.control,
+        spawn: Callable[[Spec], Awaitable[Process]] = spawn,
+        attach: Attach = attach,
+        connect: Connect = connect,
+        control: Control = control,
         clock: Callable[[], float] = time.monotonic,
         rss: Callable[[Process], float] = rss_mib,
         spares: bool = True,
@@ -93,7 +93,8 @@ class Runtime:
         self._clock, self._keeps_spares = clock, spares
         self._spares = Spares(spawn, clock, busy, self.stats, on_ready=self._start_reaper)
         self._live = Live(clock, rss, discard=lambda process: self._spawn_task(self.dispose(process)))
-        self._preparation = Preparation(attach, connect, control, clock, self.stats)
+        preparation = Preparation(attach, connect, control, clock, self.stats)
+        self._chooser = Chooser(self._live, self._spares, preparation, self.dispose, self.stats)
         self._tasks: set[asyncio.Future[None]] = set()
         self._reaper: asyncio.Future[None] | None = None
         atexit.register(self.abandon)
@@ -110,12 +111,10 @@ class Runtime:
         self._live.begin(spec.key)
         process: Process | None = None
         try:
-            taken, history = await _within(deadline, self._take(request, spec))
+            taken, history = await _within(deadline, self._chooser.take(request, spec))
             process = taken
             prompt = user_message(request.conversation.prompt)
-            taken.first_uuid = taken.first_uuid or _first_user(history) or prompt["uuid"]
-            taken.last_uuid = prompt["uuid"]
-            taken.conversations += 1
+            taken.start_turn(prompt["uuid"], _first_user(history))
             assert taken.client is not None, "a taken process is connected"
             turn = run_turn(taken.client, prompt, taken.cwd, deadline, history)
             async with aclosing(turn) as messages:
@@ -128,31 +127,6 @@ class Runtime:
                 # process must be kept or go all the same.
                 await asyncio.shield(self._give_back(request, spec, process, reply()))
 
-    async def _take(self, request: ChatRequest, spec: Spec) -> tuple[Process, list[dict[str, Any]]]:
-        """A process ready for the request's new turn, and the earlier turns it still needs."""
-        turns = request.transcript_turns()
-        if turns:
-            live = self._live.pop(_conversation_key(request, request.conversation.history))
-            if live is not None:
-                self.stats["live"] += 1
-                return live, []
-        if len(turns) > SEED_MAX_TURNS:
-            self.stats["resumed"] += 1
-            return await self._preparation.cold(request, spec, turns), []
-        async for process in _Candidates(self._live, self._spares, self.stats, request, spec):
-            try:
-                await self._preparation.prepare(process, request)
-            except (ControlError, sdk.ClaudeSDKError, OSError) as error:
-                logger.info("Claude Code process discarded while preparing it: %s", error)
-                await self.dispose(process)
-                continue
-            except BaseException:  # the deadline passed or the client went away: the process goes too
-                await asyncio.shield(self.dispose(process))
-                raise
-            return process, history_frames(turns)
-        self.stats["cold"] += 1
-        return await self._preparation.cold(request, spec, None), history_frames(turns)
-
     async def _give_back(self, request: ChatRequest, spec: Spec, process: Process, reply: str | None) -> None:
         if self._keeps_spares:
             self._spares.replenish(spec, request.settings.pool_size)
@@ -160,7 +134,7 @@ class Runtime:
             await self.dispose(process)
             return
         sessions.remove_project(process.config_dir, process.cwd)
-        self._live.keep(_conversation_key(request, request.held_turns(reply)), process, spec, request.settings)
+        self._live.keep(conversation_key(request, request.held_turns(reply)), process, spec, request.settings)
         self._start_reaper()
 
     async def prewarm(self, request: ChatRequest, count: int) -> None:
@@ -169,7 +143,7 @@ class Runtime:
 
     async def dispose(self, process: Process) -> None:
         """Stop the process at once and remove its directory and session files."""
-        await processes.dispose(process)
+        await dispose(process)
 
     def expire(self) -> int:
         """Dispose of every idle process unused for longer than its idle timeout."""
@@ -182,12 +156,7 @@ class Runtime:
 
     def counts(self) -> dict[str, int]:
         """Processes by state, for metrics."""
-        return {
-            "busy": self._live.busy(),
-            "idle": len(self._live.processes()),
-            "spare": len(self._spares.ready()),
-            "starting": len(self._spares.starting()),
-        }
+        return {"busy": self._live.busy(), "idle": len(self._live.processes()), **self._spares.counts()}
 
     def idle(self) -> list[Process]:
         return [*self._spares.ready(), *self._live.processes()]
@@ -228,45 +197,7 @@ class Runtime:
         """Kill every idle process without its event loop (gone, or exiting)."""
         for process in self.idle():
             self._forget(process)
-            processes.abandon(process)
-
-
-class _Candidates:
-    """Processes to try for a new conversation, best first, each taken when reached.
-
-    Plain chat: an idle process to reuse, else a spare, else one starting (waited
-    for, not started twice). With tools: a spare or one starting (an idle
-    process's hooks and MCP server belong to the conversation it was set up for).
-    Then nothing: the caller starts a process of its own.
-    """
-
-    def __init__(self, live: Live, spares: Spares, stats: Counter[str], request: ChatRequest, spec: Spec) -> None:
-        self.live, self.spares, self.stats = live, spares, stats
-        self.key = spec.key
-        self.plain = not request.controls.tools.offered
-
-    def __aiter__(self) -> _Candidates:
-        return self
-
-    async def __anext__(self) -> Process:
-        process = self.live.take_reusable(self.key) if self.plain else None
-        process = process or self.spares.take(self.key)
-        if process is not None:
-            return process
-        starting = self.spares.claim_starting(self.key)
-        if starting is None:
-            raise StopAsyncIteration
-        self.stats["waited"] += 1
-        try:
-            process = await asyncio.shield(starting)
-        except asyncio.CancelledError:
-            self.spares.unclaim(self.key, starting)  # the request gave up: the process becomes a spare
-            raise
-        except Exception as error:  # a failed start: the request starts its own
-            logger.warning("a spare Claude Code process failed to start: %s", error)
-            raise StopAsyncIteration from None
-        self.stats["started"] += 1
-        return process
+            abandon(process)
 
 
 async def _within(deadline: float, work: Awaitable[T]) -> T:
@@ -279,12 +210,6 @@ async def _within(deadline: float, work: Awaitable[T]) -> T:
 
 def _first_user(frames: list[dict[str, Any]]) -> str | None:
     return next((f["uuid"] for f in frames if f["type"] == "user"), None)
-
-
-def _conversation_key(request: ChatRequest, turns: list[dict[str, Any]]) -> str:
-    """Identity of what a process holds: the request's combination plus every turn."""
-    payload = json.dumps([repr(request.ready_key), turns], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 async def one_shot(query: QueryFunction, request: ChatRequest) -> AsyncGenerator[sdk.Message, None]:

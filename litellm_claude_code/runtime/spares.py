@@ -92,6 +92,9 @@ class Spares:
     def starting(self) -> list[asyncio.Task[Process]]:
         return [task for tasks in self._starting.values() for task in tasks]
 
+    def counts(self) -> dict[str, int]:
+        return {"spare": len(self.ready()), "starting": len(self.starting())}
+
     def forget(self, process: Process) -> None:
         for ready in self._ready.values():
             if process in ready:
