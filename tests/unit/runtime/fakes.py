@@ -118,25 +118,28 @@ class Fakes:
         return client
 
     def runtime(self, **overrides: Any) -> Runtime:
-        return Runtime(
-            spawn=self.spawn,
-            attach=self.attach,
-            connect=self.connect,
-            control=self.control,
-            rss=overrides.pop("rss", lambda process: 200.0),
-            busy=overrides.pop("busy", idle_cpu),
-            **overrides,
+        seams: dict[str, Any] = dict(
+            spawn=self.spawn, attach=self.attach, connect=self.connect, control=self.control, busy=idle_cpu
         )
+        return Runtime(**{**seams, "rss": lambda process: 200.0, **overrides})
 
 
 async def idle_cpu() -> float:
     return 0.0
 
 
-def request(messages: list[dict[str, Any]], timeout: float = 30.0, pool_size: int = 1, **params: Any) -> ChatRequest:
-    settings = DeploymentSettings(pool_size=pool_size, max_concurrent=params.pop("max_concurrent", 8))
+def request(
+    messages: list[dict[str, Any]],
+    timeout: float = 30.0,
+    pool_size: int = 1,
+    max_concurrent: int = 8,
+    work_root: str | None = None,
+    config_dir: str = "/cfg",
+    **params: Any,
+) -> ChatRequest:
+    settings = DeploymentSettings(pool_size=pool_size, max_concurrent=max_concurrent, work_root=work_root)
     return ChatRequest(
-        "sonnet", settings, convert(messages), controls_from(params), timeout, {"HOME": "/h"}, "/cfg", "deployment"
+        "sonnet", settings, convert(messages), controls_from(params), timeout, {"HOME": "/h"}, config_dir, "deployment"
     )
 
 
