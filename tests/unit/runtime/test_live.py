@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 
 import claude_agent_sdk as sdk
@@ -15,7 +16,7 @@ from litellm_claude_code.settings import DeploymentSettings
 from .fakes import ask, request
 
 
-def spec(key: str = "k", idle_timeout: float = 300.0) -> Spec:
+def spec(key: Hashable = "k", idle_timeout: float = 300.0) -> Spec:
     return Spec(key, "/cfg", None, idle_timeout, lambda cwd: sdk.ClaudeAgentOptions(cwd=cwd))
 
 
@@ -32,7 +33,7 @@ class Clock:
 
 
 def make(rss: float = 200.0) -> tuple[Live, Clock, list[Process]]:
-    clock, discarded = Clock(), []
+    clock, discarded = Clock(), list[Process]()
     return Live(clock, lambda process: rss, discarded.append), clock, discarded
 
 
