@@ -23,7 +23,18 @@ from claude_agent_sdk import AssistantMessage, ClaudeAgentOptions, Message, Proc
 from .processes import children_in, stop_processes
 from .protocols import Client, QueryFunction
 
-__all__ = ["QueryFunction", "QueryTimeout", "SeedError", "history_frames", "run_query", "run_turn", "seed"]
+__all__ = [  # QueryFunction is imported from here by the provider
+    "ProcessWatch",
+    "QueryFunction",
+    "QueryTimeout",
+    "SeedError",
+    "assistant_message",
+    "history_frames",
+    "run_query",
+    "run_turn",
+    "seed",
+    "user_message",
+]
 
 STOP_GRACE_SECONDS = 5.0  # how long cleanup may take before we stop waiting for it
 WATCH_INTERVAL_SECONDS = 0.5  # how often a quiet turn checks that its process still runs

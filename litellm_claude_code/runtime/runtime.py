@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import logging
 import time
 from collections import Counter
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
@@ -63,8 +62,6 @@ from .spares import Spares, cpu_busy, spare_spec
 from .workspace import request_workspace
 
 __all__ = ["ControlError", "Process", "Runtime", "Spec", "one_shot", "seeded_once"]
-
-logger = logging.getLogger(__name__)
 
 REAP_INTERVAL_SECONDS = 5.0
 
