@@ -1,6 +1,6 @@
 """A cap on concurrent Claude Code sessions per deployment, with a bounded queue.
 
-Each CLI process takes about 210 MiB: past the cap, requests wait in a queue
+Each CLI process takes hundreds of MiB (``scripts/bench`` measures the peak): past the cap, requests wait in a queue
 of bounded length for a bounded time, and past those the caller gets a 429
 with Retry-After instead of the server running out of memory or waiting
 without end. LiteLLM's router can then fall back to another deployment.

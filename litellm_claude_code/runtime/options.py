@@ -67,8 +67,8 @@ def build_options(
         # closing turn: room for that and one corrected attempt.
         max_turns=STRUCTURED_OUTPUT_TURNS if plan.output_schema else 1,
         output_format={"type": "json_schema", "schema": plan.output_schema} if plan.output_schema else None,
-        effort=plan.effort,  # type: ignore[arg-type]  # validated by params.controls_from
-        thinking=plan.thinking,  # type: ignore[arg-type]
+        effort=plan.effort,  # validated by params.controls_from
+        thinking=plan.thinking,
         cli_path=settings.cli_path,
         extra_args=dict(EXTRA_ARGS),
         stderr=stderr,

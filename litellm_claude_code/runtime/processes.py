@@ -3,7 +3,7 @@
 The SDK's own close waits up to five seconds for the CLI to finish its turn
 after stdin closes, and a plain task cancellation can skip its escalation. A
 request that is over (client gone, deadline passed, answer complete) must free
-its ~200 MiB process at once, so the process is found by what is unique to the
+its process (hundreds of MiB, measured by ``scripts/bench``) at once, so the process is found by what is unique to the
 request, its own working directory, and stopped: interrupt, then terminate,
 then kill. Linux ``/proc`` only; elsewhere the SDK's close is all there is.
 """

@@ -18,11 +18,23 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
-from claude_agent_sdk import AssistantMessage, ProcessError, ResultMessage, StreamEvent
+from claude_agent_sdk import AssistantMessage, ClaudeAgentOptions, Message, ProcessError, ResultMessage, StreamEvent
 
 from .processes import children_in, stop_processes
+from .protocols import Client, QueryFunction
 
-QueryFunction = Callable[..., AsyncIterator[Any]]
+__all__ = [  # QueryFunction is imported from here by the provider
+    "ProcessWatch",
+    "QueryFunction",
+    "QueryTimeout",
+    "SeedError",
+    "assistant_message",
+    "history_frames",
+    "run_query",
+    "run_turn",
+    "seed",
+    "user_message",
+]
 
 STOP_GRACE_SECONDS = 5.0  # how long cleanup may take before we stop waiting for it
 WATCH_INTERVAL_SECONDS = 0.5  # how often a quiet turn checks that its process still runs
@@ -38,7 +50,8 @@ class _Raised:
     error: BaseException
 
 
-_DONE = object()
+# What the turn's task hands the consumer: a message, its error, or None at its end.
+_Item = Message | _Raised | None
 
 
 def user_message(blocks: list[dict[str, Any]], query: bool = True) -> dict[str, Any]:
@@ -79,10 +92,10 @@ def assistant_message(blocks: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _blocks(content: object) -> list[dict[str, Any]]:
+def _blocks(content: str | list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
-    return [dict(block) for block in content or []]  # type: ignore[attr-defined]
+    return [dict(block) for block in content or []]
 
 
 def history_frames(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -95,7 +108,7 @@ def history_frames(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-async def seed(client: Any, frames: list[dict[str, Any]]) -> None:
+async def seed(client: Client, frames: list[dict[str, Any]]) -> None:
     """Feed earlier turns (``history_frames``) into a connected client without any model call.
 
     The notes' "Earlier turns into a running process": a user turn goes as a
@@ -126,14 +139,14 @@ async def _messages(*messages: dict[str, Any]) -> AsyncIterable[dict[str, Any]]:
         yield message
 
 
-async def _pump(source: Callable[[], AsyncIterator[Any]], queue: asyncio.Queue[Any]) -> None:
+async def _pump(source: Callable[[], AsyncIterator[Message]], queue: asyncio.Queue[_Item]) -> None:
     try:
         async for message in source():
             queue.put_nowait(message)
     except Exception as error:  # handed to the consumer, which maps it
         queue.put_nowait(_Raised(error))
     else:
-        queue.put_nowait(_DONE)
+        queue.put_nowait(None)
 
 
 async def _finish(task: asyncio.Task[None], cwd: str | None, keep: bool) -> None:
@@ -160,9 +173,9 @@ async def _stop(task: asyncio.Task[None], cwd: str | None) -> None:
 async def run_query(
     query: QueryFunction,
     blocks: list[dict[str, Any]],
-    options: Any,
+    options: ClaudeAgentOptions,
     deadline: float,
-) -> AsyncGenerator[Any, None]:
+) -> AsyncGenerator[Message, None]:
     """SDK messages of one query; raises QueryTimeout at ``deadline`` (event-loop time).
 
     ``blocks`` is the new user turn.
@@ -170,25 +183,26 @@ async def run_query(
     prompt = _messages(user_message(blocks))
     source = lambda: query(prompt=prompt, options=options)  # noqa: E731
     # After its result a one-shot process is of no further use: stop it at once.
-    async with aclosing(_drain(source, deadline, getattr(options, "cwd", None), keep=False)) as messages:
+    cwd = None if options.cwd is None else str(options.cwd)
+    async with aclosing(_drain(source, deadline, cwd, keep=False)) as messages:
         async for message in messages:
             yield message
 
 
 async def run_turn(
-    client: Any,
+    client: Client,
     prompt: dict[str, Any],
     cwd: str,
     deadline: float,
     history: list[dict[str, Any]] | None = None,
-) -> AsyncGenerator[Any, None]:
+) -> AsyncGenerator[Message, None]:
     """SDK messages of one turn on a connected ``ClaudeSDKClient``, up to its result.
 
     ``prompt`` is the new user turn's frame (``user_message``); ``history``
     (``history_frames``) is fed in first, under the same deadline.
     """
 
-    async def source() -> AsyncIterator[Any]:
+    async def source() -> AsyncIterator[Message]:
         if history:
             await seed(client, history)
         await client.query(_messages(prompt))
@@ -201,18 +215,18 @@ async def run_turn(
 
 
 async def _drain(
-    source: Callable[[], AsyncIterator[Any]], deadline: float, cwd: str | None, keep: bool
-) -> AsyncGenerator[Any, None]:
+    source: Callable[[], AsyncIterator[Message]], deadline: float, cwd: str | None, keep: bool
+) -> AsyncGenerator[Message, None]:
     """Messages from ``source`` until ``deadline``; its process is stopped on any
     early exit, and after the result too unless ``keep`` (a session to reuse)."""
-    queue: asyncio.Queue[Any] = asyncio.Queue()
+    queue: asyncio.Queue[_Item] = asyncio.Queue()
     task = asyncio.create_task(_pump(source, queue))
     finished = False  # the turn's result has been passed on
     watch = ProcessWatch(cwd)
     try:
         while True:
             item = await _next(queue, deadline, watch)
-            if item is _DONE:
+            if item is None:
                 return
             if isinstance(item, _Raised):
                 raise item.error
@@ -244,7 +258,7 @@ class ProcessWatch:
         return self.seen and not running
 
 
-async def _next(queue: asyncio.Queue[Any], deadline: float, watch: ProcessWatch) -> Any:
+async def _next(queue: asyncio.Queue[_Item], deadline: float, watch: ProcessWatch) -> _Item:
     loop = asyncio.get_running_loop()
     while True:
         remaining = deadline - loop.time()

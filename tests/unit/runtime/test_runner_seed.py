@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import pytest
@@ -24,13 +24,16 @@ class FakeClient:
         self.sent: list[dict[str, Any]] = []
         self.reads = 0
 
-    async def query(self, prompt: AsyncIterator[dict[str, Any]]) -> None:
+    async def query(self, prompt: AsyncIterable[dict[str, Any]]) -> None:
         self.sent += [message async for message in prompt]
 
     async def receive_response(self) -> AsyncIterator[Any]:
         self.reads += 1
         for answer in self.answers:
             yield answer
+
+    async def disconnect(self) -> None:
+        raise AssertionError("feeding history never lets the process go")
 
 
 TOOL_USE = {"type": "tool_use", "id": "toolu_1", "name": "mcp__client__f", "input": {}}

@@ -1,13 +1,10 @@
-"""The session runtime with fakes: which process serves a request, what it is told, what is kept."""
+"""The runtime's facade with fakes: which process serves a request, what it is told, what is kept."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import inspect
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,131 +13,12 @@ import pytest
 from claude_agent_sdk._internal.query import Query
 from claude_agent_sdk._internal.transport import Transport
 
-from litellm_claude_code.request import ChatRequest
+from litellm_claude_code.runtime import live
 from litellm_claude_code.runtime import runtime as rt
+from litellm_claude_code.runtime.process import Process
 from litellm_claude_code.runtime.runner import QueryTimeout
-from litellm_claude_code.settings import DeploymentSettings
-from litellm_claude_code.translate.params import controls_from
-from litellm_claude_code.translate.prompt import convert
 
-from ..sdk_messages import result
-
-QUIET = dataclasses.replace(result(), num_turns=0)
-WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
-
-
-class FakeClient:
-    """A connected client: records frames, answers a user frame with a result."""
-
-    def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
-        self.disconnected = False
-
-    async def query(self, prompt: AsyncIterator[dict[str, Any]]) -> None:
-        self.sent += [frame async for frame in prompt]
-
-    async def receive_response(self) -> AsyncIterator[Any]:
-        yield QUIET if self.sent[-1].get("shouldQuery") is False else result()
-
-    async def disconnect(self) -> None:
-        self.disconnected = True
-
-    def prompts(self) -> list[list[dict[str, Any]]]:
-        return [f["message"]["content"] for f in self.sent if f["type"] == "user" and "shouldQuery" not in f]
-
-
-class FakeTransport:
-    """A spare's transport: only closed by the runtime (attach hands it to the client)."""
-
-    def __init__(self) -> None:
-        self.closed = False
-
-    async def close(self) -> None:
-        self.closed = True
-
-
-class Fakes:
-    """Spawn, attach, connect and control for a Runtime, recording what each was asked."""
-
-    def __init__(self, tmp_path: Path, rewound: bool = True, spawn_delay: float = 0.0) -> None:
-        self.tmp_path = tmp_path
-        self.rewound = rewound
-        self.spawn_delay = spawn_delay
-        self.spawned = 0
-        self.connected: list[Any] = []  # cold starts: their options
-        self.attached: list[dict[str, Any]] = []  # initialize extras
-        self.controls: list[dict[str, Any]] = []
-        self.clients: list[FakeClient] = []
-
-    def _dir(self) -> str:
-        path = self.tmp_path / f"p{self.spawned + len(self.connected)}"
-        path.mkdir()
-        return str(path)
-
-    async def spawn(self, spec: rt.Spec) -> rt.Process:
-        self.spawned += 1
-        cwd = self._dir()
-        await asyncio.sleep(self.spawn_delay)
-        return rt.Process(
-            cwd, str(self.tmp_path), spec.key, 0.0, transport=FakeTransport(), idle_timeout=spec.idle_timeout
-        )
-
-    async def attach(self, process: rt.Process, options: Any, extra: dict[str, Any]) -> FakeClient:
-        self.attached.append(extra)
-        return self._client()
-
-    async def connect(self, options: Any) -> FakeClient:
-        self.connected.append(options)
-        return self._client()
-
-    async def control(self, client: Any, request: dict[str, Any]) -> dict[str, Any]:
-        self.controls.append(request)
-        if request["subtype"] == "rewind_conversation":
-            return {"rewound": self.rewound}
-        if request["subtype"] == "set_model":
-            return {"model": "claude-sonnet-5-5"}
-        return {}
-
-    def _client(self) -> FakeClient:
-        client = FakeClient()
-        self.clients.append(client)
-        return client
-
-    def runtime(self, **overrides: Any) -> rt.Runtime:
-        return rt.Runtime(
-            spawn=self.spawn,
-            attach=self.attach,
-            connect=self.connect,
-            control=self.control,
-            rss=lambda process: 200.0,
-            busy=overrides.pop("busy", idle_cpu),
-            **overrides,
-        )
-
-
-async def idle_cpu() -> float:
-    return 0.0
-
-
-def request(messages: list[dict[str, Any]], timeout: float = 30.0, pool_size: int = 1, **params: Any) -> ChatRequest:
-    settings = DeploymentSettings(pool_size=pool_size)
-    return ChatRequest(
-        "sonnet", settings, convert(messages), controls_from(params), timeout, {"HOME": "/h"}, "/cfg", "deployment"
-    )
-
-
-def ask(text: str, system: str = "Be terse.") -> list[dict[str, Any]]:
-    return [{"role": "system", "content": system}, {"role": "user", "content": text}]
-
-
-async def serve(runtime: rt.Runtime, chat: ChatRequest, reply: str | None = "ok") -> list[Any]:
-    async with contextlib.aclosing(runtime.run(chat, lambda: reply)) as messages:
-        return [m async for m in messages]
-
-
-async def settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
+from .fakes import WEATHER, FakeClient, Fakes, ask, idle_cpu, request, serve
 
 
 def test_a_new_conversation_takes_a_spare_initialised_with_its_own_system_prompt(tmp_path: Path) -> None:
@@ -148,7 +26,7 @@ def test_a_new_conversation_takes_a_spare_initialised_with_its_own_system_prompt
         fakes = Fakes(tmp_path)
         runtime = fakes.runtime()
         await serve(runtime, request(ask("one")), reply=None)  # no spare yet: started for it; a spare follows
-        await settle()
+        await runtime.settled()
         assert (len(fakes.connected), fakes.spawned) == (1, 1)
         await serve(runtime, request(ask("two", system="Be kind.")), reply=None)
         assert fakes.attached[-1] == {"systemPrompt": ["Be kind."]}
@@ -243,7 +121,7 @@ def test_a_tool_conversation_never_takes_an_idle_process_and_leaves_none_to_reus
         fakes = Fakes(tmp_path)
         runtime = fakes.runtime()
         await serve(runtime, request(ask("plain"), pool_size=2))  # leaves an idle plain process and spares
-        await settle()
+        await runtime.settled()
         await serve(runtime, request(ask("weather?"), pool_size=2, tools=[WEATHER]), reply="text only")
         assert fakes.attached == [{"systemPrompt": ["Be terse."], "sdkMcpServers": ["client"]}]
         assert fakes.controls == []  # the idle plain process was not rewound for it
@@ -295,7 +173,7 @@ def test_one_deadline_covers_waiting_for_a_process_and_the_turn(tmp_path: Path) 
 
 
 def test_a_process_retires_after_its_conversations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rt, "MAX_CONVERSATIONS", 2)
+    monkeypatch.setattr(live, "MAX_CONVERSATIONS", 2)
 
     async def scenario() -> None:
         fakes = Fakes(tmp_path)
@@ -318,7 +196,7 @@ def test_idle_processes_expire(tmp_path: Path) -> None:
         assert runtime.expire() == 0
         now[0] = 301.0
         assert runtime.expire() == 1
-        await settle()
+        await runtime.settled()
         assert fakes.clients[0].disconnected
         await runtime.close()
 
@@ -352,7 +230,7 @@ def test_a_background_start_waits_while_the_cpu_is_saturated(tmp_path: Path) -> 
         fakes = Fakes(tmp_path)
         runtime = fakes.runtime(busy=busy)
         await serve(runtime, request(ask("one")), reply=None)
-        await settle()
+        await runtime.settled()
         assert fakes.spawned == 1
         assert runtime.stats["deferred"] == 2  # two saturated readings, then the start
         await runtime.close()
@@ -361,12 +239,10 @@ def test_a_background_start_waits_while_the_cpu_is_saturated(tmp_path: Path) -> 
 
 
 def test_a_deadline_while_a_spare_is_initialised_disposes_of_it(tmp_path: Path) -> None:
-    async def scenario() -> rt.Process:
-        fakes = Fakes(tmp_path)
-        taken: list[rt.Process] = []
+    fakes = Fakes(tmp_path)
 
-        async def slow_attach(process: rt.Process, options: Any, extra: dict[str, Any]) -> FakeClient:
-            taken.append(process)
+    async def scenario() -> None:
+        async def slow_attach(process: Process, options: Any, extra: dict[str, Any]) -> FakeClient:
             await asyncio.sleep(10)
             raise AssertionError("unreachable")
 
@@ -376,9 +252,9 @@ def test_a_deadline_while_a_spare_is_initialised_disposes_of_it(tmp_path: Path) 
         await runtime.prewarm(request(ask("warm")), 1)
         with pytest.raises(QueryTimeout):
             await serve(runtime, request(ask("one"), timeout=0.2))
+        assert runtime.idle() == []
         await runtime.close()
-        return taken[0]
 
-    process = asyncio.run(scenario())
-    assert process.transport.closed  # stopped, not left running untracked
+    asyncio.run(scenario())
+    assert fakes.transports[0].closed  # stopped, not left running untracked
     assert not (tmp_path / "p0").exists()

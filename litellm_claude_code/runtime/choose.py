@@ -1,0 +1,93 @@
+"""Which process serves a request: its conversation's live one, else the best candidate prepared,
+else one started for it alone."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
+
+import claude_agent_sdk as sdk
+
+from ..request import ChatRequest
+from .live import Live, conversation_key
+from .prepare import Preparation
+from .process import ControlError, Process, Spec
+from .runner import history_frames
+from .spares import Spares
+
+logger = logging.getLogger(__name__)
+
+# Past this many earlier turns a transcript resumed by a new process is
+# cheaper than feeding the turns one by one.
+SEED_MAX_TURNS = 400
+
+
+class Chooser:
+    """Takes a process for a request's new turn and prepares it; a process that fails to prepare goes."""
+
+    def __init__(
+        self,
+        live: Live,
+        spares: Spares,
+        preparation: Preparation,
+        dispose: Callable[[Process], Awaitable[None]],
+        stats: Counter[str],
+    ) -> None:
+        self._live, self._spares, self._preparation = live, spares, preparation
+        self._dispose, self._stats = dispose, stats
+
+    async def take(self, request: ChatRequest, spec: Spec) -> tuple[Process, list[dict[str, Any]]]:
+        """A process ready for the request's new turn, and the earlier turns it still needs (frames)."""
+        turns = request.transcript_turns()
+        if turns:
+            live = self._live.pop(conversation_key(request, request.conversation.history))
+            if live is not None:
+                self._stats["live"] += 1
+                return live, []
+        if len(turns) > SEED_MAX_TURNS:
+            self._stats["resumed"] += 1
+            return await self._preparation.cold(request, spec, turns), []
+        plain = not request.controls.tools.offered
+        while (process := await self._candidate(spec.key, plain)) is not None:
+            try:
+                await self._preparation.prepare(process, request)
+            except (ControlError, sdk.ClaudeSDKError, OSError) as error:
+                logger.info("Claude Code process discarded while preparing it: %s", error)
+                await self._dispose(process)
+                continue
+            except BaseException:  # the deadline passed or the client went away: the process goes too
+                await asyncio.shield(self._dispose(process))
+                raise
+            return process, history_frames(turns)
+        self._stats["cold"] += 1
+        return await self._preparation.cold(request, spec, None), history_frames(turns)
+
+    async def _candidate(self, key: Hashable, plain: bool) -> Process | None:
+        """The next process to try for a new conversation, best first; None: start one for it.
+
+        Plain chat: an idle process to reuse, else a spare, else one starting
+        (waited for, not started twice). With tools: a spare or one starting (an
+        idle process's hooks and MCP server belong to the conversation it was
+        set up for).
+        """
+        process = self._live.take_reusable(key) if plain else None
+        process = process or self._spares.take(key)
+        if process is not None:
+            return process
+        starting = self._spares.claim_starting(key)
+        if starting is None:
+            return None
+        self._stats["waited"] += 1
+        try:
+            process = await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            self._spares.unclaim(key, starting)  # the request gave up: the process becomes a spare
+            raise
+        except Exception as error:  # a failed start: the request starts its own
+            logger.warning("a spare Claude Code process failed to start: %s", error)
+            return None
+        self._stats["started"] += 1
+        return process

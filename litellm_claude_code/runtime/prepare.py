@@ -1,0 +1,110 @@
+"""Preparing a process for a request: a spare initialised, a used one emptied and set, or a new one.
+
+Anything unexpected from the CLI here raises ``ControlError`` (or an SDK
+error), and the caller discards the process (fail closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import claude_agent_sdk as sdk
+
+from ..request import ChatRequest
+from ..translate import tools
+from ..translate.params import cli_env
+from . import sessions
+from .options import build_options
+from .process import ControlError, Process, Spec, dispose, log_stderr
+from .protocols import Client
+from .workspace import new_workdir
+
+Attach = Callable[[Process, sdk.ClaudeAgentOptions, dict[str, Any]], Awaitable[Client]]
+Connect = Callable[[sdk.ClaudeAgentOptions], Awaitable[Client]]
+Control = Callable[[Client, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def flag_settings(request: ChatRequest) -> dict[str, Any] | None:
+    """``apply_flag_settings`` for the request's controls: what ``--effort`` and their env set at spawn."""
+    settings: dict[str, Any] = {}
+    env = cli_env(request.controls)
+    if env:
+        settings["env"] = env
+    if request.controls.effort:
+        settings["effortLevel"] = request.controls.effort
+    return settings or None
+
+
+def request_options(request: ChatRequest, cwd: str, resume: str | None = None) -> sdk.ClaudeAgentOptions:
+    return build_options(request.plan(cwd, resume), request.settings, stderr=log_stderr)
+
+
+class Preparation:
+    """Sets processes up for requests through the CLI's control requests."""
+
+    def __init__(
+        self, attach: Attach, connect: Connect, control: Control, clock: Callable[[], float], stats: Counter[str]
+    ) -> None:
+        self._attach, self._connect, self._control = attach, connect, control
+        self._clock, self._stats = clock, stats
+
+    async def prepare(self, process: Process, request: ChatRequest) -> None:
+        """Set a process up for the request: initialise a spare, or empty and set a reused one."""
+        system = build_options(request.plan(process.cwd, None), request.settings).system_prompt
+        if process.client is None:
+            extra: dict[str, Any] = {"systemPrompt": [system]}
+            if request.controls.tools.offered:
+                extra["sdkMcpServers"] = [tools.SERVER]
+            options = request_options(request, process.cwd)
+            process.client = await self._attach(process, options, extra)
+            process.transport = None
+            process.reusable = not request.controls.tools.offered
+            self._stats["spare"] += 1
+        else:
+            await self._rewind(process.client, process)
+            model = request.model  # the alias or id it was spawned with; "default" for the account's
+            changed = await self._control(
+                process.client, {"subtype": "set_model", "model": model, "system_prompt": system}
+            )
+            if not isinstance(changed.get("model"), str):
+                raise ControlError(f"set_model answered {changed!r}")
+            self._stats["reused"] += 1
+        settings = flag_settings(request)
+        if settings:
+            # Overlays persist into the next conversation: such a process is not reused.
+            await self._control(process.client, {"subtype": "apply_flag_settings", "settings": settings})
+            process.reusable = False
+
+    async def _rewind(self, client: Client, process: Process) -> None:
+        """Empty the process of the conversation it holds (``rewind_conversation``, confirmed)."""
+        rewound = await self._control(
+            client,
+            {
+                "subtype": "rewind_conversation",
+                "target_message_uuid": process.first_uuid,
+                "last_seen_user_message_uuid": process.last_uuid,
+            },
+        )
+        if rewound.get("rewound") is not True:
+            raise ControlError(f"rewind_conversation answered {rewound!r}")
+        process.first_uuid = process.last_uuid = None
+
+    async def cold(self, request: ChatRequest, spec: Spec, turns: list[dict[str, Any]] | None) -> Process:
+        """A process started for this request alone, with all its options (resuming ``turns``)."""
+        cwd = new_workdir(request.settings.work_root)
+        process = Process(cwd, request.config_dir, spec.key, self._clock(), idle_timeout=spec.idle_timeout)
+        try:
+            resume = sessions.write_history(turns or [], request.config_dir, cwd)
+            process.client = await self._connect(request_options(request, cwd, resume))
+        except BaseException:
+            await asyncio.shield(dispose(process))
+            raise
+        self._stats["started"] += 1
+        # Its system prompt and controls were given at spawn; set_model sets a
+        # new prompt after a rewind as well, but not the controls' environment.
+        controls = cli_env(request.controls) or request.controls.effort
+        process.reusable = resume is None and not request.controls.tools.offered and not controls
+        return process

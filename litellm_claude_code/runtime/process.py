@@ -1,0 +1,196 @@
+"""One Claude Code process of the runtime: starting it, talking to it, disposing of it.
+
+Every process goes through ``dispose`` (or, without an event loop, ``abandon``):
+the process, its working directory and its session files go together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import time
+from collections.abc import AsyncIterator, Callable, Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import claude_agent_sdk as sdk
+from claude_agent_sdk._internal.transport import Transport
+from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITransport
+
+from . import sessions
+from .processes import children_in, stop_processes
+from .protocols import Client, CLITransport
+from .workspace import new_workdir
+
+logger = logging.getLogger(__name__)
+
+DISPOSE_GRACE_SECONDS = 5.0
+CONTROL_TIMEOUT_SECONDS = 10.0
+
+
+class ControlError(sdk.ProcessError):
+    """The CLI answered a control request otherwise than expected: the process is discarded."""
+
+
+@dataclass(eq=False)
+class Process:
+    """One Claude Code process and what it holds."""
+
+    cwd: str
+    config_dir: str
+    key: Hashable  # what it was spawned for: a spare serves requests of this key only
+    born: float
+    transport: CLITransport | None = None  # a spare's running transport, until initialised
+    client: Client | None = None  # the connected client, once initialised
+    reusable: bool = False  # plain chat, no overlays: may be rewound for another conversation
+    conversations: int = 0  # requests it has served (each turn counts, live continuations too)
+    first_uuid: str | None = None  # the first user frame of the conversation it holds
+    last_uuid: str | None = None  # the latest one
+    last_used: float = 0.0
+    idle_timeout: float = 300.0
+
+    def start_turn(self, prompt_uuid: str, first_fed: str | None) -> None:
+        """A request's turn begins: ``first_fed`` the first user frame of history fed before it."""
+        self.first_uuid = self.first_uuid or first_fed or prompt_uuid
+        self.last_uuid = prompt_uuid
+        self.conversations += 1
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How to start a spare for a request's deployment."""
+
+    key: Hashable
+    config_dir: str
+    work_root: str | None
+    idle_timeout: float
+    options: Callable[[str], sdk.ClaudeAgentOptions]  # cwd -> options of a spare
+
+
+class Initialise(Transport):
+    """A spare's running transport handed to a new ``ClaudeSDKClient``.
+
+    The SDK's own ``initialize`` passes through ``write``; the fields the CLI
+    reads from the first ``initialize`` (the request's system prompt, its
+    in-process MCP server) are added to it there.
+    """
+
+    def __init__(self, inner: CLITransport, extra: dict[str, Any]) -> None:
+        self.inner = inner
+        self.extra: dict[str, Any] | None = extra
+
+    async def connect(self) -> None:
+        await self.inner.connect()  # the process runs already: a no-op
+
+    async def write(self, data: str) -> None:
+        if self.extra is not None and '"initialize"' in data:
+            message = json.loads(data)
+            request = message.get("request") or {}
+            if message.get("type") == "control_request" and request.get("subtype") == "initialize":
+                request.update(self.extra)
+                self.extra = None
+                data = json.dumps(message) + "\n"
+        await self.inner.write(data)
+
+    def read_messages(self) -> AsyncIterator[dict[str, Any]]:
+        return self.inner.read_messages()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    def is_ready(self) -> bool:
+        return self.inner.is_ready()
+
+    async def end_input(self) -> None:
+        await self.inner.end_input()
+
+
+async def _never() -> AsyncIterator[dict[str, Any]]:
+    return
+    yield {}
+
+
+async def spawn(spec: Spec) -> Process:
+    """A spare: the CLI running in its own empty directory, nothing written to it."""
+    cwd = new_workdir(spec.work_root)
+    process = Process(cwd, spec.config_dir, spec.key, time.monotonic(), idle_timeout=spec.idle_timeout)
+    try:
+        transport = SubprocessCLITransport(prompt=_never(), options=spec.options(cwd))
+        process.transport = transport
+        await transport.connect()
+    except BaseException:
+        await asyncio.shield(dispose(process))
+        raise
+    return process
+
+
+async def attach(process: Process, options: sdk.ClaudeAgentOptions, extra: dict[str, Any]) -> Client:
+    """Initialise a spare for a request: a new client on its running transport."""
+    assert process.transport is not None, "a spare holds its transport until it is initialised"
+    client = sdk.ClaudeSDKClient(options, transport=Initialise(process.transport, extra))
+    await client.connect()
+    return client
+
+
+async def connect(options: sdk.ClaudeAgentOptions) -> Client:
+    """A process started for one request with all of its options (the cold path)."""
+    client = sdk.ClaudeSDKClient(options)
+    await client.connect()
+    return client
+
+
+async def control(client: Client, request: dict[str, Any]) -> dict[str, Any]:
+    """A control request the SDK does not wrap, through its own request routing."""
+    try:
+        query = cast(sdk.ClaudeSDKClient, client)._query  # the SDK's router, set by connect()
+        if query is None:
+            raise RuntimeError("not connected")
+        response = await query._send_control_request(request, timeout=CONTROL_TIMEOUT_SECONDS)
+    except Exception as error:  # the SDK raises an error answer as a plain Exception
+        raise ControlError(f"Claude Code refused {request.get('subtype')}: {error}") from None
+    return response if isinstance(response, dict) else {}
+
+
+async def dispose(process: Process) -> None:
+    """Stop the process at once and remove its directory and session files."""
+    await stop_processes(process.cwd)
+    closing = process.client.disconnect() if process.client is not None else None
+    if closing is None and process.transport is not None:
+        closing = process.transport.close()
+    if closing is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(closing, timeout=DISPOSE_GRACE_SECONDS)
+    _remove(process)
+
+
+def abandon(process: Process) -> None:
+    """``dispose`` without an event loop (gone, or exiting): kill the process, remove its files."""
+    for pid in children_in(process.cwd):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _remove(process)
+
+
+def _remove(process: Process) -> None:
+    sessions.remove_project(process.config_dir, process.cwd)
+    shutil.rmtree(process.cwd, ignore_errors=True)
+
+
+def rss_mib(process: Process) -> float:
+    """The resident memory of the process (and its children) in MiB, from /proc."""
+    total = 0
+    for pid in children_in(process.cwd):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            status = Path(f"/proc/{pid}/status").read_text()
+            total += int(status.split("VmRSS:")[1].split()[0])
+    return total / 1024
+
+
+def log_stderr(line: str) -> None:
+    logger.debug("claude: %s", line)

@@ -1,0 +1,152 @@
+"""Fakes for the runtime's seams (spawn, attach, connect, control), recording what each was asked."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterable, AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from litellm_claude_code.request import ChatRequest
+from litellm_claude_code.runtime.process import Process, Spec
+from litellm_claude_code.runtime.runtime import Runtime
+from litellm_claude_code.settings import DeploymentSettings
+from litellm_claude_code.translate.params import controls_from
+from litellm_claude_code.translate.prompt import convert
+
+from ..sdk_messages import result
+
+QUIET = dataclasses.replace(result(), num_turns=0)  # what the CLI answers to a shouldQuery:false frame
+WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+
+
+class FakeClient:
+    """A connected client: records frames, answers a user frame with a result."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.disconnected = False
+
+    async def query(self, prompt: AsyncIterable[dict[str, Any]]) -> None:
+        self.sent += [frame async for frame in prompt]
+
+    async def receive_response(self) -> AsyncIterator[Any]:
+        yield QUIET if self.sent[-1].get("shouldQuery") is False else result()
+
+    async def disconnect(self) -> None:
+        self.disconnected = True
+
+    def prompts(self) -> list[list[dict[str, Any]]]:
+        return [f["message"]["content"] for f in self.sent if f["type"] == "user" and "shouldQuery" not in f]
+
+
+class FakeTransport:
+    """A spare's running transport: records what is written to it, reads nothing, can be closed."""
+
+    def __init__(self) -> None:
+        self.written: list[str] = []
+        self.closed = False
+
+    async def connect(self) -> None:
+        pass
+
+    async def write(self, data: str) -> None:
+        self.written.append(data)
+
+    async def read_messages(self) -> AsyncIterator[dict[str, Any]]:
+        return
+        yield {}
+
+    async def close(self) -> None:
+        self.closed = True
+
+    def is_ready(self) -> bool:
+        return not self.closed
+
+    async def end_input(self) -> None:
+        pass
+
+
+class Fakes:
+    """Spawn, attach, connect and control for a Runtime, recording what each was asked."""
+
+    def __init__(self, tmp_path: Path, rewound: bool = True, spawn_delay: float = 0.0) -> None:
+        self.tmp_path = tmp_path
+        self.rewound = rewound
+        self.spawn_delay = spawn_delay
+        self.spawned = 0
+        self.connected: list[Any] = []  # cold starts: their options
+        self.attached: list[dict[str, Any]] = []  # initialize extras
+        self.controls: list[dict[str, Any]] = []
+        self.clients: list[FakeClient] = []
+        self.transports: list[FakeTransport] = []  # the spares' transports
+
+    def _dir(self) -> str:
+        path = self.tmp_path / f"p{self.spawned + len(self.connected)}"
+        path.mkdir()
+        return str(path)
+
+    async def spawn(self, spec: Spec) -> Process:
+        self.spawned += 1
+        cwd = self._dir()
+        await asyncio.sleep(self.spawn_delay)  # how long a start takes
+        transport = FakeTransport()
+        self.transports.append(transport)
+        return Process(cwd, str(self.tmp_path), spec.key, 0.0, transport=transport, idle_timeout=spec.idle_timeout)
+
+    async def attach(self, process: Process, options: Any, extra: dict[str, Any]) -> FakeClient:
+        self.attached.append(extra)
+        return self._client()
+
+    async def connect(self, options: Any) -> FakeClient:
+        self.connected.append(options)
+        return self._client()
+
+    async def control(self, client: Any, request: dict[str, Any]) -> dict[str, Any]:
+        self.controls.append(request)
+        if request["subtype"] == "rewind_conversation":
+            return {"rewound": self.rewound}
+        if request["subtype"] == "set_model":
+            return {"model": "claude-sonnet-5-5"}
+        return {}
+
+    def _client(self) -> FakeClient:
+        client = FakeClient()
+        self.clients.append(client)
+        return client
+
+    def runtime(self, **overrides: Any) -> Runtime:
+        seams: dict[str, Any] = dict(
+            spawn=self.spawn, attach=self.attach, connect=self.connect, control=self.control, busy=idle_cpu
+        )
+        return Runtime(**{**seams, "rss": lambda process: 200.0, **overrides})
+
+
+async def idle_cpu() -> float:
+    return 0.0
+
+
+def request(
+    messages: list[dict[str, Any]],
+    timeout: float = 30.0,
+    pool_size: int = 1,
+    max_concurrent: int = 8,
+    work_root: str | None = None,
+    config_dir: str = "/cfg",
+    **params: Any,
+) -> ChatRequest:
+    settings = DeploymentSettings(pool_size=pool_size, max_concurrent=max_concurrent, work_root=work_root)
+    return ChatRequest(
+        "sonnet", settings, convert(messages), controls_from(params), timeout, {"HOME": "/h"}, config_dir, "deployment"
+    )
+
+
+def ask(text: str, system: str = "Be terse.") -> list[dict[str, Any]]:
+    return [{"role": "system", "content": system}, {"role": "user", "content": text}]
+
+
+async def serve(runtime: Runtime, chat: ChatRequest, reply: str | None = "ok") -> list[Any]:
+    async with contextlib.aclosing(runtime.run(chat, lambda: reply)) as messages:
+        return [m async for m in messages]

@@ -1,0 +1,49 @@
+"""Choosing the process for a request: live, reused, spare, one starting, or one of its own."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from litellm_claude_code.runtime.process import Process, Spec
+from litellm_claude_code.runtime.runner import QueryTimeout
+
+from .fakes import Fakes, ask, request, serve
+
+
+def test_a_request_that_gives_up_waiting_for_a_starting_spare_leaves_it_a_spare(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path, spawn_delay=0.3)
+        runtime = fakes.runtime()
+        await serve(runtime, request(ask("one")), reply=None)  # cold; a spare starts
+        with pytest.raises(QueryTimeout):
+            await serve(runtime, request(ask("two"), timeout=0.05))  # waits for it, then gives up
+        assert runtime.stats["waited"] == 1
+        await runtime.settled()
+        assert runtime.counts()["spare"] == 1
+        await serve(runtime, request(ask("three")), reply=None)
+        assert len(fakes.connected) == 1
+        assert len(fakes.attached) == 1
+        await runtime.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_spare_that_fails_to_start_sends_the_waiting_request_to_a_start_of_its_own(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path)
+
+        async def failing(spec: Spec) -> Process:
+            await asyncio.sleep(0.05)
+            raise OSError("no CLI")
+
+        runtime = fakes.runtime(spawn=failing)
+        await serve(runtime, request(ask("one")), reply=None)
+        await serve(runtime, request(ask("two")), reply=None)
+        assert runtime.stats["waited"] == 1
+        assert len(fakes.connected) == 2
+        await runtime.close()
+
+    asyncio.run(scenario())

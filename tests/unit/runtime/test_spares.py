@@ -1,0 +1,163 @@
+"""Spares: started ahead, one background start at a time, deferred while the CPU is busy, claimable."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import claude_agent_sdk as sdk
+import pytest
+
+from litellm_claude_code.runtime import spares as spares_module
+from litellm_claude_code.runtime.process import Process, Spec
+from litellm_claude_code.runtime.spares import Spares
+
+SPEC = Spec("k", "/cfg", None, 300.0, lambda cwd: sdk.ClaudeAgentOptions(cwd=cwd))
+
+
+class Starts:
+    """A spawn that records how many starts run at once; each waits for ``release`` when given."""
+
+    def __init__(self, tmp_path: Path, release: asyncio.Event | None = None, fail: bool = False) -> None:
+        self.tmp_path, self.release, self.fail = tmp_path, release, fail
+        self.running = self.most = self.count = 0
+
+    async def __call__(self, spec: Spec) -> Process:
+        self.count += 1
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            await asyncio.sleep(0)
+            if self.release is not None:
+                await self.release.wait()
+            if self.fail:
+                raise OSError("no such CLI")
+            return Process(str(self.tmp_path / f"p{self.count}"), "/cfg", spec.key, 0.0)
+        finally:
+            self.running -= 1
+
+
+async def idle_cpu() -> float:
+    return 0.0
+
+
+def make(spawn: Starts, busy: Callable[[], Awaitable[float]] = idle_cpu) -> tuple[Spares, Counter[str], list[None]]:
+    stats: Counter[str] = Counter()
+    ready: list[None] = []
+    return Spares(spawn, lambda: 7.0, busy, stats, lambda: ready.append(None)), stats, ready
+
+
+def test_replenish_keeps_pool_size_starting_or_ready_and_no_more(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        starts = Starts(tmp_path)
+        spares, stats, ready = make(starts)
+        spares.replenish(SPEC, 2)
+        spares.replenish(SPEC, 2)  # two are starting already
+        assert spares.counts() == {"spare": 0, "starting": 2}
+        await spares.settled()
+        spares.replenish(SPEC, 2)  # two are ready
+        assert starts.count == 2
+        assert spares.counts() == {"spare": 2, "starting": 0}
+        assert stats["started"] == 2
+        assert len(ready) == 2
+        assert [p.last_used for p in spares.ready()] == [7.0, 7.0]
+
+    asyncio.run(scenario())
+
+
+def test_background_starts_run_one_at_a_time_and_prewarm_does_not_wait_for_them(tmp_path: Path) -> None:
+    async def scenario() -> tuple[int, int]:
+        starts = Starts(tmp_path)
+        spares, _, _ = make(starts)
+        spares.replenish(SPEC, 3)
+        await spares.settled()
+        background = starts.most
+        starts.most = 0
+        await spares.prewarm(SPEC, 3)
+        return background, starts.most
+
+    assert asyncio.run(scenario()) == (1, 3)
+
+
+def test_a_background_start_is_deferred_while_the_cpu_is_busy_within_a_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spares_module, "BUSY_WAIT_SECONDS", 0.05)
+
+    async def saturated() -> float:
+        await asyncio.sleep(0.01)
+        return 1.0
+
+    async def scenario() -> tuple[int, int, float]:
+        starts = Starts(tmp_path)
+        spares, stats, _ = make(starts, busy=saturated)
+        started = asyncio.get_running_loop().time()
+        spares.replenish(SPEC, 1)
+        await spares.settled()
+        return starts.count, stats["deferred"], asyncio.get_running_loop().time() - started
+
+    count, deferred, waited = asyncio.run(scenario())
+    assert count == 1  # started all the same once the bound passed
+    assert deferred >= 1
+    assert waited >= 0.05
+
+
+def test_a_claimed_start_belongs_to_its_claimer_and_an_unclaimed_one_becomes_a_spare(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        release = asyncio.Event()
+        spares, _, _ = make(Starts(tmp_path, release))
+        spares.replenish(SPEC, 2)
+        claimed = spares.claim_starting("k")
+        given_back = spares.claim_starting("k")
+        assert claimed is not None
+        assert given_back is not None
+        assert spares.claim_starting("k") is None
+        release.set()
+        await asyncio.wait({claimed, given_back})
+        assert spares.ready() == []  # neither is filed: they are their claimers'
+        spares.unclaim("k", given_back)
+        assert spares.take("k") is given_back.result()
+        assert spares.take("k") is None
+
+    asyncio.run(scenario())
+
+
+def test_a_start_given_back_before_it_is_up_is_filed_when_it_is(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        release = asyncio.Event()
+        spares, _, _ = make(Starts(tmp_path, release))
+        spares.replenish(SPEC, 1)
+        task = spares.claim_starting("k")
+        assert task is not None
+        spares.unclaim("k", task)
+        assert spares.counts() == {"spare": 0, "starting": 1}
+        release.set()
+        await spares.settled()
+        assert spares.take("k") is task.result()
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_start_leaves_no_spare(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        spares, stats, ready = make(Starts(tmp_path, fail=True))
+        spares.replenish(SPEC, 1)
+        await spares.settled()
+        assert spares.counts() == {"spare": 0, "starting": 0}
+        assert stats["started"] == 0
+        assert ready == []
+
+    asyncio.run(scenario())
+
+
+def test_forget_removes_a_ready_spare(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        spares, _, _ = make(Starts(tmp_path))
+        await spares.prewarm(SPEC, 2)
+        first, second = spares.ready()
+        spares.forget(first)
+        assert spares.ready() == [second]
+
+    asyncio.run(scenario())
