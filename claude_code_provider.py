@@ -32,7 +32,7 @@ from litellm_claude_code.proxy.quota import Quotas
 from litellm_claude_code.request import ChatRequest
 from litellm_claude_code.runtime.environment import cli_environment, config_dir
 from litellm_claude_code.runtime.limits import Limiter
-from litellm_claude_code.runtime.runner import QueryFunction
+from litellm_claude_code.runtime.runner import QueryFunction, QueryTimeout
 from litellm_claude_code.runtime.runtime import Runtime, one_shot, seeded_once
 from litellm_claude_code.settings import (
     deployment_id,
@@ -184,11 +184,16 @@ class ClaudeCodeProvider(CustomLLM):
             return
         self._refuse_exhausted(request)
         slot = self._limiter.gate(request.deployment, request.limits).slot()
-        async with slot, aclosing(self._run(request)) as chunks:
-            async for chunk in chunks:
-                if not chunk.choices:  # the usage chunk: the answering model is known by now
-                    pricing.price_as(chunk.model, kwargs.get("litellm_params"), kwargs.get("logging_obj"))
-                yield chunk
+        try:
+            async with slot, aclosing(self._run(request)) as chunks:
+                async for chunk in chunks:
+                    if not chunk.choices:  # the usage chunk: the answering model is known by now
+                        pricing.price_as(chunk.model, kwargs.get("litellm_params"), kwargs.get("logging_obj"))
+                    yield chunk
+        except QueryTimeout as passed:
+            if passed.args:
+                raise
+            raise QueryTimeout(request.timeout) from None  # the seconds the boundary reports
 
     def _request(self, model: str, messages: list[Any], kwargs: dict[str, Any]) -> ChatRequest:
         settings = settings_from_litellm_params(kwargs.get("litellm_params"))

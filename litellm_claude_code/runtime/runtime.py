@@ -100,7 +100,7 @@ class Runtime:
         """The SDK messages of the request's turn on a process of this runtime.
 
         ``reply`` tells, once the turn is over, the whole reply when the
-        process now holds exactly it (stream.StreamTranslator.plain_reply);
+        process now holds exactly it (the translator's ``Outcome.reply``);
         otherwise the process is disposed of.
         """
         deadline = self.loop.time() + request.timeout

@@ -285,6 +285,7 @@ def test_timeout_before_first_chunk_is_408(proxy: Proxy, mock: MockAnthropic) ->
     started = time.monotonic()
     response = post_chat(proxy, "opus", timeout=3)
     assert response.status_code == 408, response.text
+    assert "did not finish within 3s" in response.text  # the request's own timeout, named
     assert time.monotonic() - started < 15
 
 
