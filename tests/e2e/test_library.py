@@ -173,3 +173,12 @@ def test_missing_binary_is_503(mock: MockAnthropic, tmp_path: Path) -> None:
     with pytest.raises(litellm.ServiceUnavailableError, match="not found"):
         asyncio.run(run())
     assert mock.requests == []
+
+
+def test_sync_streaming_keeps_no_process(mock: MockAnthropic, tmp_path: Path) -> None:
+    """Even on a pooling provider (the proxy's), a sync stream runs cold: its thread's loop ends with it."""
+    pooling = ClaudeCodeProvider(environ={**os.environ, **claude_env(tmp_path, mock.url)}, pooling=True)
+    before = _own_cli_processes()
+    assert "".join(_content(pooling.streaming("sonnet", MESSAGES, timeout=60))) == "Hello from the mock."
+    assert pooling._runtime_of_loop is None  # no runtime, so no process kept or started ahead
+    assert wait_until_gone(os.getpid(), _own_cli_processes() - before, within=5) == set()
