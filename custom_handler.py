@@ -3,6 +3,9 @@
 Importing this module validates every ``claude-code/...`` deployment of the
 proxy's config file, so a bad ``model_info.claude_code`` block stops the proxy
 at start-up with a message naming the deployment, not at the first request.
+It makes the provider (with kept processes), registers its Prometheus
+collector, and makes the proxy hooks the config's ``callbacks`` name. Prices
+are not registered here: see ``litellm_claude_code.translate.pricing``.
 """
 
 from __future__ import annotations

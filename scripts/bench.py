@@ -154,8 +154,8 @@ def stream_chat(client: httpx.Client, proxy: Proxy, messages: list[dict[str, str
     """(time to first content, total time, text) of one streamed chat completion.
 
     ``client`` is kept across requests, as an SDK client keeps its connection
-    pool: a new ``httpx.Client`` per request costs about 20 ms here (its SSL
-    context), which is the benchmark's, not the proxy's.
+    pool: a new ``httpx.Client`` per request costs a measurable time of its own
+    (its SSL context), which is the benchmark's, not the proxy's.
     """
     headers = {"Authorization": f"Bearer {proxy.master_key}"}
     body = {"model": "sonnet", "messages": messages, "stream": True}

@@ -1,10 +1,10 @@
 """OpenAI request parameters -> what Claude Code can honour, or a clear 400.
 
 Every OpenAI chat parameter either takes effect, is refused with a message
-naming it, or is documented as ignored (``IGNORED``). Claude Code runs the
-API call itself, so the knobs it exposes are few (function calling: ``tools``): the output-token cap
-(``CLAUDE_CODE_MAX_OUTPUT_TOKENS``), effort, and thinking. Stop sequences are
-applied to the reply as it streams (see ``stops.StopCutter``).
+naming it, or is documented as ignored (``IGNORED``). Claude Code makes the
+API call itself and exposes few of its knobs: function calling (``tools``), the
+output-token cap (``CLAUDE_CODE_MAX_OUTPUT_TOKENS``), effort and thinking. Stop
+sequences are applied to the reply as it streams (see ``stops.StopCutter``).
 """
 
 from __future__ import annotations

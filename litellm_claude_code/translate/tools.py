@@ -56,10 +56,6 @@ def internal_name(name: str) -> str:
     return f"{PREFIX}{name}"
 
 
-def client_name(name: str) -> str:
-    return name[len(PREFIX) :] if name.startswith(PREFIX) else name
-
-
 def _function(index: int, tool: object) -> Function:
     where = f"tools[{index}]"
     if not isinstance(tool, Mapping) or tool.get("type", "function") != "function":

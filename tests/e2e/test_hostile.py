@@ -66,13 +66,24 @@ def test_a_10_mb_message_is_refused_by_size(proxy: Proxy, mock: MockAnthropic) -
     assert mock.requests == []
 
 
-def test_10000_messages_are_served_or_refused_cleanly(proxy: Proxy, mock: MockAnthropic) -> None:
-    messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"m{i}"} for i in range(9_999)]
+def test_10000_messages_are_served_as_9999_real_turns(proxy: Proxy, mock: MockAnthropic) -> None:
+    """README: "10,000 messages | served as 9,999 real turns": a system message and 9,999 alternating turns."""
+    turns = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"m{i}"} for i in range(9_999)]
+    messages = [{"role": "system", "content": "system canary 5521"}, *turns]
+    assert len(messages) == 10_000
     response = _post(proxy, {"model": "sonnet", "messages": messages})
-    assert response.status_code in (200, 400), response.text[:500]
-    if response.status_code == 200:
-        turns = [m for m in mock.requests[-1].body["messages"] if m["role"] in ("user", "assistant")]
-        assert len(turns) == 9_999
+    assert response.status_code == 200, response.text[:500]
+    assert response.json()["choices"][0]["message"]["content"] == "Hello from the mock."
+    assert len(mock.requests) == 1  # one model call: the earlier turns are history, not replayed
+    sent = mock.requests[0]
+    assert "system canary 5521" in json.dumps(sent.body["system"])
+    reached = sent.turns()
+    assert [t["role"] for t in reached] == [t["role"] for t in turns]
+    texts = [
+        " ".join(b.get("text", "") for b in t["content"]) if isinstance(t["content"], list) else t["content"]
+        for t in reached
+    ]
+    assert all(f"m{i}" in text.split() for i, text in enumerate(texts)), "a turn did not reach the model as sent"
 
 
 def test_a_model_that_tries_host_tools_runs_nothing(proxy: Proxy, mock: MockAnthropic, tmp_path: Path) -> None:

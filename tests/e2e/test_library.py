@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import litellm
 import pytest
 
-from claude_code_provider import ClaudeCodeProvider
+from claude_code_provider import BUNDLED_CLI, ClaudeCodeProvider
 from tests.anthropic_mock import MockAnthropic, Reply
 
-from .harness import claude_env
+from .harness import _children, claude_env, cli_processes, wait_until_gone
 
 pytestmark = pytest.mark.e2e
 
@@ -39,11 +41,84 @@ def test_sync_completion(provider: ClaudeCodeProvider, mock: MockAnthropic) -> N
     assert response.choices[0].message.content == "sync answer"  # type: ignore[union-attr]
 
 
+def _content(chunks: Iterator[Any]) -> Iterator[str]:
+    for chunk in chunks:
+        if chunk.choices and chunk.choices[0].delta.content:
+            yield chunk.choices[0].delta.content
+
+
+def _own_cli_processes() -> set[int]:
+    """Claude Code processes this test process started itself (not a proxy's)."""
+    return set(cli_processes(os.getpid())) & set(_children(os.getpid()))
+
+
 def test_sync_streaming(provider: ClaudeCodeProvider, mock: MockAnthropic) -> None:
+    """Sync streaming yields each chunk as it arrives: the first while the model still holds back the rest.
+
+    The mock sends "a" and then nothing more until the request's timeout; an
+    implementation that collects the answer first gets no chunk, only the timeout.
+    """
+    mock.script(Reply(chunks=["a", "b", "c"], stall_after=1))
+    stream = litellm.completion(model="claude-code/sonnet", messages=MESSAGES, stream=True, timeout=30)
+    try:
+        assert next(_content(stream)) == "a"  # type: ignore[arg-type]
+    finally:
+        stream.close()  # type: ignore[union-attr]
+
+
+def test_sync_streaming_whole_answer(provider: ClaudeCodeProvider, mock: MockAnthropic) -> None:
     mock.script(Reply(chunks=["a", "b", "c"]))
     stream = litellm.completion(model="claude-code/sonnet", messages=MESSAGES, stream=True)
-    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)  # type: ignore[union-attr]
-    assert text == "abc"
+    assert "".join(_content(stream)) == "abc"  # type: ignore[arg-type]
+
+
+def test_sync_stream_closed_early_stops_the_turn_and_its_process(
+    provider: ClaudeCodeProvider, mock: MockAnthropic
+) -> None:
+    mock.script(Reply(chunks=["a", "b", "c"], stall_after=1))
+    threads = set(threading.enumerate())
+    before = _own_cli_processes()
+    stream = provider.streaming("sonnet", MESSAGES, timeout=60)
+    assert next(_content(stream)) == "a"
+    running = _own_cli_processes() - before
+    assert running, "the turn's Claude Code process should be running while the stream is open"
+    stream.close()  # the caller stops iterating
+    assert wait_until_gone(os.getpid(), running, within=5) == set()
+    assert set(threading.enumerate()) <= threads  # the stream's thread has ended
+    assert provider.outcomes.by_status == {499: 1}  # stopped as the caller went away, not at the timeout
+
+
+def test_sync_stream_error_is_the_async_paths_exception(provider: ClaudeCodeProvider, mock: MockAnthropic) -> None:
+    """The stall's timeout ends both streams, after their first chunk, with the same LiteLLM exception."""
+
+    async def run_async() -> list[str]:
+        received = []
+        async for text in _acontent(provider.astreaming("sonnet", MESSAGES, timeout=2)):
+            received.append(text)
+        return received
+
+    raised: list[BaseException] = []
+    for run in ("sync", "async"):
+        mock.script(Reply(chunks=["a", "b", "c"], stall_after=1))
+        received: list[str] = []
+        with pytest.raises(litellm.Timeout) as caught:  # noqa: PT012 - the error arrives while iterating
+            if run == "sync":
+                for text in _content(provider.streaming("sonnet", MESSAGES, timeout=2)):
+                    received.append(text)
+            else:
+                received = asyncio.run(run_async())
+        assert received in (["a"], [])  # the sync side: exactly the chunk sent before the stall
+        if run == "sync":
+            assert received == ["a"]
+        raised.append(caught.value)
+    sync, async_ = raised
+    assert (type(sync), sync.status_code, str(sync)) == (type(async_), async_.status_code, str(async_))
+
+
+async def _acontent(chunks: Any) -> Any:
+    async for chunk in chunks:
+        if chunk.choices and chunk.choices[0].delta.content:
+            yield chunk.choices[0].delta.content
 
 
 def test_async_streaming_with_usage(provider: ClaudeCodeProvider, mock: MockAnthropic) -> None:
@@ -65,9 +140,27 @@ def test_async_streaming_with_usage(provider: ClaudeCodeProvider, mock: MockAnth
     assert (usage.prompt_tokens, usage.completion_tokens) == (7, 2)  # type: ignore[attr-defined]
 
 
-def test_default_model_passes_no_model_flag(provider: ClaudeCodeProvider, mock: MockAnthropic) -> None:
-    litellm.completion(model="claude-code/default", messages=MESSAGES)
-    assert mock.requests[-1].body["model"]  # the CLI chose the account's default itself
+def test_default_model_passes_no_model_flag(mock: MockAnthropic, tmp_path: Path) -> None:
+    """``claude-code/default`` starts the CLI without ``--model``: the account's default model answers."""
+    argv_log = tmp_path / "argv.log"
+    wrapper = tmp_path / "claude"
+    wrapper.write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$@" >> {argv_log}\nprintf -- "--\\n" >> {argv_log}\nexec {BUNDLED_CLI} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    provider = ClaudeCodeProvider(environ={**os.environ, **claude_env(tmp_path, mock.url)})
+    settings = {"model_info": {"claude_code": {"cli_path": str(wrapper)}}}
+    for model in ("default", "sonnet"):
+        response = provider.completion(model, MESSAGES, litellm_params=settings, timeout=60)
+        assert response.choices[0].message.content == "Hello from the mock."  # type: ignore[union-attr]
+    runs = [run.split("\n") for run in argv_log.read_text().split("--\n") if run]
+    assert len(runs) == 2
+    default, sonnet = runs
+    assert not any(arg.startswith("--model") for arg in default)
+    assert sonnet[sonnet.index("--model") + 1] == "sonnet"  # the wrapper sees the flag when one is given
+    chosen = mock.requests[0].body["model"]
+    assert chosen.startswith("claude-")  # the CLI's own choice, not the alias
+    assert chosen != "default"
 
 
 def test_missing_binary_is_503(mock: MockAnthropic, tmp_path: Path) -> None:
@@ -80,3 +173,12 @@ def test_missing_binary_is_503(mock: MockAnthropic, tmp_path: Path) -> None:
     with pytest.raises(litellm.ServiceUnavailableError, match="not found"):
         asyncio.run(run())
     assert mock.requests == []
+
+
+def test_sync_streaming_keeps_no_process(mock: MockAnthropic, tmp_path: Path) -> None:
+    """Even on a pooling provider (the proxy's), a sync stream runs cold: its thread's loop ends with it."""
+    pooling = ClaudeCodeProvider(environ={**os.environ, **claude_env(tmp_path, mock.url)}, pooling=True)
+    before = _own_cli_processes()
+    assert "".join(_content(pooling.streaming("sonnet", MESSAGES, timeout=60))) == "Hello from the mock."
+    assert pooling._runtime_of_loop is None  # no runtime, so no process kept or started ahead
+    assert wait_until_gone(os.getpid(), _own_cli_processes() - before, within=5) == set()

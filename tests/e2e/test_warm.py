@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from typing import Any
 
+import httpx
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.anthropic_mock import MockAnthropic, Reply
 
-from .harness import module_proxy
+from .harness import Proxy, module_proxy
 
 pytestmark = pytest.mark.e2e
 
@@ -32,32 +35,59 @@ def _turns(body: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+def _events(proxy: Proxy) -> Counter[str]:
+    """How the proxy's runtime has given requests their process so far (its /metrics counters)."""
+    headers = {"Authorization": f"Bearer {proxy.master_key}"}
+    text = httpx.get(f"{proxy.url}/metrics/", headers=headers, timeout=30).text
+    events: Counter[str] = Counter()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "claude_code_process_events_total":
+                events[sample.labels["event"]] += int(sample.value)
+    return events
+
+
+def _served_by(proxy: Proxy, request: Any) -> Counter[str]:
+    """The runtime's events while ``request()`` ran: which kind of process served it."""
+    before = _events(proxy)
+    request()
+    after = _events(proxy)
+    return Counter({event: after[event] - before[event] for event in after if after[event] != before[event]})
+
+
 def _system() -> dict[str, str]:
     return {"role": "system", "content": f"warm test {uuid.uuid4()}"}
 
 
-def test_continued_conversation_reuses_its_session(client: openai.OpenAI, mock: MockAnthropic) -> None:
+def test_continued_conversation_reuses_its_session(proxy: Proxy, client: openai.OpenAI, mock: MockAnthropic) -> None:
     system = _system()
     mock.script(Reply(chunks=["First ", "answer."]))
     first = [system, {"role": "user", "content": "one"}]
     reply = client.chat.completions.create(model="sonnet", messages=first).choices[0].message.content
     mock.script(Reply(chunks=["Second answer."]))
     second = [*first, {"role": "assistant", "content": reply}, {"role": "user", "content": "two"}]
-    assert (
-        client.chat.completions.create(model="sonnet", messages=second).choices[0].message.content == "Second answer."
-    )
+    answers = []
+    events = _served_by(proxy, lambda: answers.append(client.chat.completions.create(model="sonnet", messages=second)))
+    assert answers[0].choices[0].message.content == "Second answer."
+    assert events["live"] == 1  # the process that answered "one", holding the conversation
     one, two = mock.requests[-2].body, mock.requests[-1].body
     assert _session_of(one) == _session_of(two)  # the same live Claude Code session
     assert _turns(two) == [("user", "one"), ("assistant", "First answer."), ("user", "two")]
 
 
-def test_edited_history_reaches_the_model_as_edited(client: openai.OpenAI, mock: MockAnthropic) -> None:
+def test_edited_history_reaches_the_model_as_edited_on_a_ready_process(
+    proxy: Proxy, client: openai.OpenAI, mock: MockAnthropic
+) -> None:
     system = _system()
     mock.script(Reply(chunks=["Original answer."]))
     first = [system, {"role": "user", "content": "one"}]
     client.chat.completions.create(model="sonnet", messages=first)
     edited = [*first, {"role": "assistant", "content": "An edited answer."}, {"role": "user", "content": "two"}]
-    client.chat.completions.create(model="sonnet", messages=edited)
+    events = _served_by(proxy, lambda: client.chat.completions.create(model="sonnet", messages=edited))
+    # Served by a process started ahead (a spare, or an idle one rewound), its history fed in:
+    # no process started for the request, no transcript resumed.
+    assert events["spare"] + events["reused"] == 1, events
+    assert events["cold"] == events["resumed"] == events["live"] == 0, events
     two = mock.requests[-1].body
     assert _turns(two) == [("user", "one"), ("assistant", "An edited answer."), ("user", "two")]
     assert "Original answer." not in json.dumps(two)

@@ -80,3 +80,15 @@ def test_shipped_config_is_valid() -> None:
 def test_config_path_from_argv(argv: list[str], path: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CONFIG_FILE_PATH", raising=False)
     assert config_path_from_argv(argv) == path
+
+
+def test_the_configs_list_of_settings_names_every_real_key() -> None:
+    """config/litellm_config.yaml's comment lists exactly DeploymentSettings' keys."""
+    from dataclasses import fields
+    from pathlib import Path
+
+    config = (Path(__file__).resolve().parents[2] / "config" / "litellm_config.yaml").read_text()
+    comment = " ".join(line.lstrip("# ") for line in config.split("live under model_info.claude_code")[1].splitlines())
+    listed = comment.split("):", 1)[1].split("See README.md")[0].replace("(oauth | api_key)", "")
+    names = {name.strip(" .") for name in listed.split(",")}
+    assert names == {f.name for f in fields(DeploymentSettings)}
