@@ -17,7 +17,7 @@ import os
 import queue
 import threading
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Mapping
 from contextlib import aclosing
 from pathlib import Path
 from typing import Any
@@ -136,7 +136,7 @@ class ClaudeCodeProvider(CustomLLM):
         if room:
             response._hidden_params["headers"] = {"x-ratelimit-remaining-requests": room}
 
-    async def astreaming(  # type: ignore[override]
+    async def astreaming(  # type: ignore[override]  # CustomLLM's takes LiteLLM's long positional list; ours, kwargs
         self, model: str, messages: list[Any], *args: Any, **kwargs: Any
     ) -> AsyncIterator[ModelResponseStream]:
         # Generators nested in generators are closed explicitly (aclosing): when
@@ -146,10 +146,13 @@ class ClaudeCodeProvider(CustomLLM):
             async for chunk in chunks:
                 yield chunk
 
-    def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
-        return _run_sync(lambda: self.acompletion(model, messages, **kwargs))
+    def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> ModelResponse:
+        response: ModelResponse = _run_sync(lambda: self.acompletion(model, messages, **kwargs))
+        return response
 
-    def streaming(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Iterator[ModelResponseStream]:  # type: ignore[override]
+    def streaming(  # type: ignore[override]  # CustomLLM's takes LiteLLM's long positional list; ours, kwargs
+        self, model: str, messages: list[Any], *args: Any, **kwargs: Any
+    ) -> Generator[ModelResponseStream, None, None]:
         """Each chunk as it arrives; closing the iterator early stops the turn and its process."""
         return _stream_sync(lambda: self.astreaming(model, messages, **kwargs))
 
@@ -316,7 +319,7 @@ class _Pump:
         self._ready.set()
         try:
             iterator = self._make()
-            async with aclosing(iterator):  # type: ignore[type-var]
+            async with aclosing(iterator):  # type: ignore[type-var]  # astreaming is an async generator, typed as the AsyncIterator LiteLLM expects
                 while await wants.get():
                     self._step = asyncio.ensure_future(iterator.__anext__())
                     try:
@@ -353,7 +356,7 @@ class _Pump:
         self._thread.join()
 
 
-def _stream_sync(make: Callable[[], AsyncIterator[Any]]) -> Iterator[Any]:
+def _stream_sync(make: Callable[[], AsyncIterator[Any]]) -> Generator[Any, None, None]:
     """The items of an async iterator, yielded to sync code as they arrive (see ``_Pump``)."""
     context = contextvars.copy_context()
     context.run(_POOLING.set, False)  # kept processes belong to the proxy's loop, not this thread's

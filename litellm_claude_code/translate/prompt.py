@@ -161,7 +161,7 @@ def convert(messages: Sequence[object], failed_calls: Iterable[str] = ()) -> Con
 def _is_empty(content: object) -> bool:
     if isinstance(content, str) or content is None:
         return not (content or "").strip()
-    return not any(_part_has_content(part) for part in content)  # type: ignore[attr-defined]
+    return not any(_part_has_content(part) for part in content)  # type: ignore[attr-defined]  # a list of parts here: check_shapes ran first
 
 
 def _part_has_content(part: object) -> bool:

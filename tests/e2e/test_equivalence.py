@@ -102,7 +102,7 @@ def _request(provider: ClaudeCodeProvider, model: str, messages: list[dict[str, 
 
 
 async def _drain(messages: AsyncIterator[Any]) -> None:
-    async with contextlib.aclosing(messages) as stream:  # type: ignore[type-var]
+    async with contextlib.aclosing(messages) as stream:  # type: ignore[type-var]  # an async generator, typed as an AsyncIterator
         async for _ in stream:
             pass
 

@@ -65,7 +65,7 @@ def test_max_tokens_caps_the_upstream_request(client: openai.OpenAI, mock: MockA
 @pytest.mark.parametrize("stream", [False, True])
 def test_stop_sequence_cuts_the_reply(client: openai.OpenAI, mock: MockAnthropic, stream: bool) -> None:
     mock.script(Reply(chunks=["one, two", ", thr", "ee, four"]))
-    response = client.chat.completions.create(model="sonnet", messages=USER, stop=["three"], stream=stream)
+    response: Any = client.chat.completions.create(model="sonnet", messages=USER, stop=["three"], stream=stream)
     if stream:
         chunks = list(response)
         text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -89,7 +89,8 @@ def test_reasoning_effort_none_turns_thinking_off(client: openai.OpenAI, mock: M
 @pytest.mark.parametrize("stream", [False, True])
 def test_thinking_comes_back_as_reasoning_content(client: openai.OpenAI, mock: MockAnthropic, stream: bool) -> None:
     mock.script(Reply(thinking="Let me think.", chunks=["Answer."]))
-    response = client.chat.completions.create(model="sonnet", messages=USER, stream=stream)
+    response: Any = client.chat.completions.create(model="sonnet", messages=USER, stream=stream)
+    reasoning: str | None
     if stream:
         chunks = list(response)
         reasoning = "".join(getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices)

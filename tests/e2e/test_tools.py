@@ -47,6 +47,7 @@ def test_tool_call_then_result_then_answer(client: openai.OpenAI, mock: MockAnth
     choice = first.choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.content == "Let me check."
+    assert choice.message.tool_calls is not None
     [call] = choice.message.tool_calls
     assert (call.id, call.function.name, json.loads(call.function.arguments)) == (
         "toolu_w1",

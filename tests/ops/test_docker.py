@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -79,10 +80,10 @@ def test_compose_refuses_to_start_without_a_database_password(tmp_path: Path) ->
     assert "set POSTGRES_PASSWORD in .env" in result.stderr
 
 
-def _entrypoint(env: dict[str, str], **kwargs: object) -> subprocess.Popen[bytes]:
+def _entrypoint(env: dict[str, str], **kwargs: Any) -> subprocess.Popen[bytes]:
     full = {**os.environ, "APP_DIR": str(ROOT), "LITELLM_BIN": str(Path(sys.executable).parent / "litellm"), **env}
     full.pop("DATABASE_URL", None)
-    return subprocess.Popen([str(ENTRYPOINT)], env=full, **kwargs)  # type: ignore[call-overload]
+    return cast("subprocess.Popen[bytes]", subprocess.Popen([str(ENTRYPOINT)], env=full, **kwargs))
 
 
 @pytest.mark.parametrize("key", ["", "sk-1234"])

@@ -323,7 +323,7 @@ def test_deployment_runs_the_image_as_the_dockerfile_builds_it(rendered: list[Do
     assert "EXPOSE 4000" in dockerfile
     assert docker_env["PORT"] == "4000"
     assert container["ports"] == [{"name": "http", "containerPort": 4000, "protocol": "TCP"}]
-    uid = int(re.search(r"^USER (\d+)$", dockerfile, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    uid = int(re.search(r"^USER (\d+)$", dockerfile, re.MULTILINE).group(1))  # type: ignore[union-attr]  # the Dockerfile's USER line is asserted above
     assert f"--uid {uid} app" in dockerfile
     for context in (pod["securityContext"], container["securityContext"]):
         assert context["runAsNonRoot"] is True

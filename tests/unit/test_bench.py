@@ -11,6 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import bench
 import yaml
 
+from tests.e2e.harness import CONFIG
+
 
 def test_percentiles() -> None:
     values = [float(v) for v in range(1, 101)]
@@ -29,7 +31,7 @@ def test_summary_and_table() -> None:
 
 def test_capped_config_sets_the_session_cap_on_every_deployment(tmp_path: Path) -> None:
     config = yaml.safe_load(bench.capped_config(tmp_path, 3).read_text())
-    original = yaml.safe_load(bench.CONFIG.read_text())
+    original = yaml.safe_load(CONFIG.read_text())
     assert [d["model_info"]["claude_code"] for d in config["model_list"]] == [
         {**d["model_info"]["claude_code"], "max_concurrent": 3} for d in original["model_list"]
     ]

@@ -50,7 +50,7 @@ def _raised(error: Exception) -> BaseException:
 def test_internal_failure_leaves_as_its_litellm_exception(error: Exception, exception: type, status: int) -> None:
     raised = _raised(error)
     assert type(raised) is exception
-    assert raised.status_code == status  # type: ignore[attr-defined]
+    assert raised.status_code == status  # type: ignore[attr-defined]  # LiteLLM's exceptions all carry status_code
     assert raised.__cause__ is error  # the internal failure stays visible in the traceback
 
 
@@ -60,7 +60,7 @@ def test_the_message_is_carried_for_people() -> None:
 
 
 def test_busy_tells_when_to_retry() -> None:
-    assert _raised(Busy("busy", retry_after=3.2)).headers == {"retry-after": "4"}  # type: ignore[attr-defined]
+    assert _raised(Busy("busy", retry_after=3.2)).headers == {"retry-after": "4"}  # type: ignore[attr-defined]  # a RateLimitError carries headers
 
 
 def test_anything_else_passes_unchanged() -> None:

@@ -47,17 +47,17 @@ from litellm_claude_code.errors import Failure
 def test_failure_maps_to_exception(failure: Failure, exception: type, status: int) -> None:
     error = errors.to_exception(failure, "sonnet")
     assert type(error) is exception
-    assert error.status_code == status  # type: ignore[attr-defined]
+    assert error.status_code == status  # type: ignore[attr-defined]  # LiteLLM's exceptions all carry status_code
 
 
 def test_rate_limit_carries_retry_after_rounded_up() -> None:
     error = errors.to_exception(Failure(status=429, message="x", retry_after=6.2), "sonnet")
-    assert error.headers == {"retry-after": "7"}  # type: ignore[attr-defined]
+    assert error.headers == {"retry-after": "7"}  # type: ignore[attr-defined]  # a RateLimitError carries headers
 
 
 def test_rate_limit_without_retry_after_has_no_header() -> None:
     error = errors.to_exception(Failure(status=429, message="x"), "sonnet")
-    assert not error.headers  # type: ignore[attr-defined]
+    assert not error.headers  # type: ignore[attr-defined]  # a RateLimitError carries headers
 
 
 def test_not_logged_in_says_how_to_log_in() -> None:
@@ -97,7 +97,7 @@ def test_every_sdk_exception_class_is_in_the_table() -> None:
 )
 def test_sdk_exceptions_map_to_status(error: BaseException, status: int) -> None:
     exception = errors.to_exception(errors.of_sdk_exception(error), "sonnet")
-    assert exception.status_code == status  # type: ignore[attr-defined]
+    assert exception.status_code == status  # type: ignore[attr-defined]  # LiteLLM's exceptions all carry status_code
 
 
 def test_result_error_with_api_status_uses_it() -> None:

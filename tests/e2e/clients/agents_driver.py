@@ -26,14 +26,14 @@ from openai import AsyncOpenAI
 CALLS: list[list[Any]] = []
 
 
-@function_tool
+@function_tool  # type: ignore[untyped-decorator]  # its overloads are not visible without the package installed
 def get_weather(city: str) -> str:
     """The current weather in a city."""
     CALLS.append(["get_weather", {"city": city}])
     return f"weather in {city}: sunny, 21C"
 
 
-@function_tool
+@function_tool  # type: ignore[untyped-decorator]  # its overloads are not visible without the package installed
 def get_time(zone: str) -> str:
     """The current time in a time zone."""
     CALLS.append(["get_time", {"zone": zone}])

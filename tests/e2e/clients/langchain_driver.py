@@ -19,14 +19,14 @@ from pydantic import BaseModel
 CALLS: list[list[Any]] = []
 
 
-@tool
+@tool  # type: ignore[untyped-decorator]  # langchain_core ships no annotations for it
 def get_weather(city: str) -> str:
     """The current weather in a city."""
     CALLS.append(["get_weather", {"city": city}])
     return f"weather in {city}: sunny, 21C"
 
 
-@tool
+@tool  # type: ignore[untyped-decorator]  # langchain_core ships no annotations for it
 def get_time(zone: str) -> str:
     """The current time in a time zone."""
     CALLS.append(["get_time", {"zone": zone}])

@@ -99,6 +99,6 @@ def test_the_latest_quota_of_an_account_prefers_its_model() -> None:
     now[0] += 1
     quotas.record("account", "d-haiku", info("allowed_warning"), model="haiku")
     quotas.record("other", "d-other", info("rejected"), model="opus")
-    assert quotas.latest("account", "opus").status == "allowed"  # type: ignore[union-attr]
-    assert quotas.latest("account", "sonnet").status == "allowed_warning"  # type: ignore[union-attr]
+    assert quotas.latest("account", "opus").status == "allowed"  # type: ignore[union-attr]  # recorded just above
+    assert quotas.latest("account", "sonnet").status == "allowed_warning"  # type: ignore[union-attr]  # recorded just above
     assert quotas.latest("nobody", "opus") is None

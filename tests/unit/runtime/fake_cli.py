@@ -15,23 +15,24 @@ import os
 import sys
 import time
 import uuid
+from typing import Any
 
 LOG = os.environ.get("FAKE_CLI_LOG")
 SESSION = str(uuid.uuid4())
 
 
-def log(entry: dict) -> None:
+def log(entry: dict[str, Any]) -> None:
     if LOG:
         with open(LOG, "a") as sink:
             sink.write(json.dumps(entry) + "\n")
 
 
-def emit(message: dict) -> None:
+def emit(message: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
 
 
-def control_answer(request: dict) -> dict:
+def control_answer(request: dict[str, Any]) -> dict[str, Any]:
     subtype = request.get("subtype")
     if subtype == "rewind_conversation":
         return {"rewound": bool(request.get("last_seen_user_message_uuid"))}
@@ -40,7 +41,7 @@ def control_answer(request: dict) -> dict:
     return {}
 
 
-def event(payload: dict) -> dict:
+def event(payload: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "stream_event",
         "uuid": str(uuid.uuid4()),

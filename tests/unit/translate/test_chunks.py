@@ -26,7 +26,8 @@ def test_chunks_share_id_and_time_and_name_the_answering_model_from_when_it_is_k
         maker.finish("stop"),
     ]
     assert {chunk.id for chunk in chunks} == {maker.id}
-    assert [chunk.model_dump(exclude_none=True, exclude={"id", "usage"}) for chunk in chunks] == [
+    dumps = [chunk.model_dump(exclude_none=True, exclude={"id", "usage"}) for chunk in chunks]  # type: ignore[no-untyped-call]  # litellm's override is unannotated
+    assert dumps == [
         _chunk("sonnet", [{"index": 0, "delta": {"content": "a", "role": "assistant"}}]),
         _chunk("sonnet", [{"index": 0, "delta": {"content": "b"}}]),
         _chunk("claude-sonnet-4-5", [{"index": 0, "delta": {"content": "c"}}]),
