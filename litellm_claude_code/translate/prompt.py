@@ -92,10 +92,16 @@ def _system_text(blocks: object) -> str | None:
     return joined or None
 
 
+# Any model LiteLLM knows (only the messages and system prompt are used): for an
+# unknown one its max_tokens lookup fails inside, printing a red "Provider List"
+# banner to stdout on every request.
+_TRANSFORM_MODEL = "claude-sonnet-4-5"
+
+
 def _transform(messages: list[dict[str, Any]]) -> dict[str, Any]:
     try:
         return AnthropicConfig().transform_request(
-            model="claude",
+            model=_TRANSFORM_MODEL,
             messages=messages,  # type: ignore[arg-type]  # validated by _check_message
             optional_params={},
             litellm_params={},

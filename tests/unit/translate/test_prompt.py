@@ -148,3 +148,11 @@ def test_failed_tool_calls_read_off_an_anthropic_body() -> None:
     ]
     assert failed_tool_calls(messages) == ["b"]
     assert failed_tool_calls("nonsense") == []
+
+
+def test_conversion_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    # LiteLLM prints a "Provider List" banner to stdout when the model it is given
+    # for the Anthropic transformation is unknown: once per request in the proxy's log.
+    convert([{"role": "system", "content": "terse"}, {"role": "user", "content": "hi"}])
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", "")
