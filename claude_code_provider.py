@@ -8,56 +8,39 @@ one error boundary (every internal failure -> a LiteLLM exception) in ``.boundar
 from __future__ import annotations
 
 import asyncio
-import atexit
 import concurrent.futures
 import contextlib
 import contextvars
 import logging
-import os
 import queue
 import threading
-from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Mapping
 from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
 import claude_agent_sdk as sdk
-import httpx
 import litellm
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse, ModelResponseStream
 
 from litellm_claude_code import boundary, errors
-from litellm_claude_code.proxy import health, quota
+from litellm_claude_code.proxy import health
 from litellm_claude_code.proxy.metrics import Outcomes, ProviderCollector
 from litellm_claude_code.proxy.quota import Quotas
 from litellm_claude_code.request import ChatRequest
-from litellm_claude_code.runtime.environment import cli_environment, config_dir
+from litellm_claude_code.request import from_litellm as request_from_litellm
 from litellm_claude_code.runtime.limits import Limiter
+from litellm_claude_code.runtime.per_loop import PerLoop
 from litellm_claude_code.runtime.runner import QueryFunction, QueryTimeout
 from litellm_claude_code.runtime.runtime import Runtime, one_shot, seeded_once
-from litellm_claude_code.settings import (
-    deployment_id,
-    settings_from_litellm_params,
-)
 from litellm_claude_code.translate import pricing
-from litellm_claude_code.translate.params import controls_from
-from litellm_claude_code.translate.prompt import TOOL_ERRORS_METADATA_KEY, Conversation, convert
 from litellm_claude_code.translate.stream import Outcome
 
 logger = logging.getLogger("litellm_claude_code")
 
 # Where the SDK's wheel puts its Claude Code CLI (the SDK runs it by default).
 BUNDLED_CLI = Path(sdk.__file__).parent / "_bundled" / "claude"
-
-
-def _timeout_seconds(timeout: float | httpx.Timeout | None, default: float) -> float:
-    if isinstance(timeout, httpx.Timeout):
-        timeout = timeout.read or timeout.connect
-    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
-        return float(timeout)
-    return default
 
 
 class ClaudeCodeProvider(CustomLLM):
@@ -78,8 +61,7 @@ class ClaudeCodeProvider(CustomLLM):
         self._pooling = pooling
         self._query = query
         self._environ = environ
-        self._make_runtime = runtime
-        self._runtime_of_loop: Runtime | None = None
+        self._runtimes = PerLoop(runtime)
         self._limiter = Limiter()
         self.quotas = Quotas()  # per deployment, from Claude Code's rate_limit_event
         self.outcomes = Outcomes()
@@ -87,28 +69,8 @@ class ClaudeCodeProvider(CustomLLM):
 
     def collector(self) -> ProviderCollector:
         """This provider's Prometheus metrics (custom_handler registers them)."""
-        return ProviderCollector(
-            self.quotas, self.outcomes, self._process_counts, self._process_events, self._limiter.queued
-        )
-
-    def _process_counts(self) -> dict[str, int]:
-        runtime = self._runtime_of_loop  # the proxy's loop's, once it has served a request
-        return runtime.counts() if runtime else {}
-
-    def _process_events(self) -> Counter[str]:
-        runtime = self._runtime_of_loop
-        return runtime.stats if runtime else Counter()
-
-    @property
-    def runtime(self) -> Runtime:
-        """The runtime of the running event loop (a new loop gets a new one)."""
-        runtime = self._runtime_of_loop
-        if runtime is None or runtime.loop is not asyncio.get_running_loop():
-            if runtime is not None:
-                runtime.abandon()
-                atexit.unregister(runtime.abandon)
-            runtime = self._runtime_of_loop = self._make_runtime()
-        return runtime
+        runtimes = self._runtimes
+        return ProviderCollector(self.quotas, self.outcomes, runtimes.counts, runtimes.stats, self._limiter.queued)
 
     # -- LiteLLM entry points -------------------------------------------------
 
@@ -122,19 +84,9 @@ class ClaudeCodeProvider(CustomLLM):
             if not isinstance(response, ModelResponse):
                 raise errors.Failed(errors.Failure(status=502, message="Claude Code gave no answer"))
             if health.is_health_probe(kwargs.get("litellm_params")):
-                self._show_room(response, model, kwargs)
+                probe = self._request(model, [{"role": "user", "content": "probe"}], kwargs)
+                health.show_room(response, self.quotas.latest(probe.account, model))
             return response
-
-    def _show_room(self, response: ModelResponse, model: str, kwargs: dict[str, Any]) -> None:
-        """/health shows a probe's x-ratelimit-remaining-* headers: there, the account's room left (issue 12).
-
-        LiteLLM's probes carry no deployment id: the account is the one their
-        settings name, and the model's latest report is shown.
-        """
-        account = self._request(model, [{"role": "user", "content": "probe"}], kwargs).account
-        room = quota.remaining(self.quotas.latest(account, model))
-        if room:
-            response._hidden_params["headers"] = {"x-ratelimit-remaining-requests": room}
 
     async def astreaming(  # type: ignore[override]  # CustomLLM's takes LiteLLM's long positional list; ours, kwargs
         self, model: str, messages: list[Any], *args: Any, **kwargs: Any
@@ -182,11 +134,11 @@ class ClaudeCodeProvider(CustomLLM):
         self, model: str, messages: list[Any], kwargs: dict[str, Any]
     ) -> AsyncGenerator[ModelResponseStream, None]:
         request = self._request(model, messages, kwargs)
+        self.quotas.refuse_exhausted(request.account, request.deployment)  # /health names the window too
         if health.is_health_probe(kwargs.get("litellm_params")):
-            for chunk in self._probe(request):
+            for chunk in health.probe(request, BUNDLED_CLI):
                 yield chunk
             return
-        self._refuse_exhausted(request)
         slot = self._limiter.gate(request.deployment, request.limits).slot()
         try:
             async with slot, aclosing(self._run(request)) as chunks:
@@ -200,17 +152,8 @@ class ClaudeCodeProvider(CustomLLM):
             raise QueryTimeout(request.timeout) from None  # the seconds the boundary reports
 
     def _request(self, model: str, messages: list[Any], kwargs: dict[str, Any]) -> ChatRequest:
-        settings = settings_from_litellm_params(kwargs.get("litellm_params"))
-        conversation = self._conversation(messages, kwargs.get("litellm_params"))
-        controls = controls_from(kwargs.get("optional_params"))
         self._report_uncarried(kwargs.get("optional_params"))
-        parent = os.environ if self._environ is None else self._environ
-        env = cli_environment(settings, parent)
-        if self._environ is not None:  # an injected environment replaces the process's own
-            env = {**self._environ, **env}
-        timeout = _timeout_seconds(kwargs.get("timeout"), settings.timeout)
-        deployment = deployment_id(kwargs.get("litellm_params"), model)
-        return ChatRequest(model, settings, conversation, controls, timeout, env, config_dir(env, parent), deployment)
+        return request_from_litellm(model, messages, kwargs, self._environ)
 
     def _report_uncarried(self, optional_params: Any) -> None:
         """Log once what a client asked for that Claude Code cannot carry (issue 13).
@@ -224,32 +167,6 @@ class ClaudeCodeProvider(CustomLLM):
             self._reported.add("web_search_options")
             logger.warning("web search (web_search_options or a web_search tool) is not available: ignored")
 
-    def _refuse_exhausted(self, request: ChatRequest) -> None:
-        """A 429 at once, no process and no upstream call, while the account's usage window is exhausted."""
-        refused = self.quotas.refused(request.account, request.deployment)
-        if refused is not None:
-            seconds, window = refused
-            message = f"this Claude account's {window} usage limit is reached; it resets in {seconds:.0f}s"
-            raise errors.Failed(errors.Failure(status=429, message=message, retry_after=seconds))
-
-    def _probe(self, request: ChatRequest) -> list[ModelResponseStream]:
-        """LiteLLM's health check: answered locally, no Claude Code process started."""
-        self._refuse_exhausted(request)  # /health names the window and its reset
-        settings = request.settings
-        problem = health.binary_problem(settings.cli_path, BUNDLED_CLI)
-        if problem:
-            raise errors.Failed(errors.Failure(status=503, message=problem))
-        problem = health.login_problem(settings.auth, request.env, request.config_dir)
-        if problem:
-            raise errors.Failed(errors.Failure(status=401, message=problem))
-        return health.probe_chunks(request.model)
-
-    @staticmethod
-    def _conversation(messages: list[Any], litellm_params: Any) -> Conversation:
-        metadata = (litellm_params or {}).get("metadata") if isinstance(litellm_params, dict) else None
-        failed = (metadata or {}).get(TOOL_ERRORS_METADATA_KEY) if isinstance(metadata, dict) else None
-        return convert(messages, failed if isinstance(failed, list) else ())
-
     async def _run(self, request: ChatRequest) -> AsyncGenerator[ModelResponseStream, None]:
         translator = request.translator()
         # Set once the answer is over: the runtime asks for its reply when the
@@ -257,7 +174,7 @@ class ClaudeCodeProvider(CustomLLM):
         # failure) leaves no reply, so its process is disposed of.
         outcome: Outcome | None = None
         if self._pooling and request.poolable and _POOLING.get():
-            turn = self.runtime.run(request, lambda: outcome.reply if outcome else None)
+            turn = self._runtimes.get().run(request, lambda: outcome.reply if outcome else None)
         elif request.conversation.answers_tool_calls:
             turn = seeded_once(request)  # tool results are fed as history, never resumed (issue 10)
         else:

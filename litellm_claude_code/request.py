@@ -1,18 +1,22 @@
-"""Everything decided for one chat request, before any process runs (pure)."""
+"""Everything decided for one chat request, before any process runs."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
+from .runtime.environment import cli_environment, config_dir
 from .runtime.limits import Limits
 from .runtime.options import QueryPlan
-from .settings import DeploymentSettings
+from .settings import DeploymentSettings, deployment_id, settings_from_litellm_params
 from .translate import tools
-from .translate.params import Controls, cli_env
-from .translate.prompt import Conversation
+from .translate.params import Controls, cli_env, controls_from
+from .translate.prompt import TOOL_ERRORS_METADATA_KEY, Conversation, convert
 from .translate.stream import StreamTranslator
 
 
@@ -109,3 +113,35 @@ class ChatRequest:
             {"role": "user", "content": self.conversation.prompt},
             {"role": "assistant", "content": [{"type": "text", "text": reply}]},
         ]
+
+
+def from_litellm(
+    model: str, messages: list[Any], kwargs: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> ChatRequest:
+    """One request from what LiteLLM hands a custom provider; ``environ`` replaces the process's own."""
+    litellm_params = kwargs.get("litellm_params")
+    settings = settings_from_litellm_params(litellm_params)
+    conversation = _conversation(messages, litellm_params)
+    controls = controls_from(kwargs.get("optional_params"))
+    parent = os.environ if environ is None else environ
+    env = cli_environment(settings, parent)
+    if environ is not None:
+        env = {**environ, **env}
+    timeout = _timeout_seconds(kwargs.get("timeout"), settings.timeout)
+    deployment = deployment_id(litellm_params, model)
+    return ChatRequest(model, settings, conversation, controls, timeout, env, config_dir(env, parent), deployment)
+
+
+def _conversation(messages: list[Any], litellm_params: Any) -> Conversation:
+    # /v1/messages' failed tool results, carried by proxy_hooks (LiteLLM's adapter drops is_error)
+    metadata = (litellm_params or {}).get("metadata") if isinstance(litellm_params, dict) else None
+    failed = (metadata or {}).get(TOOL_ERRORS_METADATA_KEY) if isinstance(metadata, dict) else None
+    return convert(messages, failed if isinstance(failed, list) else ())
+
+
+def _timeout_seconds(timeout: object, default: float) -> float:
+    if isinstance(timeout, httpx.Timeout):
+        timeout = timeout.read or timeout.connect
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+        return float(timeout)
+    return default

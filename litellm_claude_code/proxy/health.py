@@ -14,11 +14,17 @@ import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litellm.types.utils import Delta, ModelResponseStream, StreamingChoices
 
-from ..errors import LOGIN_HINT
+from ..errors import LOGIN_HINT, Failed, Failure
+from . import quota
+
+if TYPE_CHECKING:
+    from litellm.types.utils import ModelResponse
+
+    from ..request import ChatRequest
 
 # LiteLLM tags its probes with this name (litellm.constants
 # LITTELM_INTERNAL_HEALTH_SERVICE_ACCOUNT_NAME) as both a request tag and the
@@ -76,3 +82,26 @@ def probe_chunks(model: str) -> list[ModelResponseStream]:
     """A healthy probe's answer: empty, stopped, no tokens spent."""
     choice = StreamingChoices(index=0, delta=Delta(content=""), finish_reason="stop")
     return [ModelResponseStream(model=model, choices=[choice])]
+
+
+def probe(request: ChatRequest, bundled: Path) -> list[ModelResponseStream]:
+    """LiteLLM's health check: answered locally, no Claude Code process started."""
+    settings = request.settings
+    problem = binary_problem(settings.cli_path, bundled)
+    if problem:
+        raise Failed(Failure(status=503, message=problem))
+    problem = login_problem(settings.auth, request.env, request.config_dir)
+    if problem:
+        raise Failed(Failure(status=401, message=problem))
+    return probe_chunks(request.model)
+
+
+def show_room(response: ModelResponse, latest: quota.Quota | None) -> None:
+    """/health shows a probe's x-ratelimit-remaining-* headers: there, the account's room left (issue 12).
+
+    LiteLLM's probes carry no deployment id: the account is the one their
+    settings name, and the model's latest report is shown.
+    """
+    room = quota.remaining(latest)
+    if room:
+        response._hidden_params["headers"] = {"x-ratelimit-remaining-requests": room}

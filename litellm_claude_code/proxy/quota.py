@@ -21,6 +21,8 @@ from typing import Any
 
 import claude_agent_sdk as sdk
 
+from ..errors import Failed, Failure
+
 logger = logging.getLogger(__name__)
 
 WINDOWS = {"five_hour": "5h", "seven_day": "7d"}
@@ -166,6 +168,14 @@ class Quotas:
             if same:
                 return quota.resets_at - now, window
         return None
+
+    def refuse_exhausted(self, account: Hashable, deployment: str) -> None:
+        """A 429 at once, no process and no upstream call, while the account's usage window is exhausted."""
+        refused = self.refused(account, deployment)
+        if refused is not None:
+            seconds, window = refused
+            message = f"this Claude account's {window} usage limit is reached; it resets in {seconds:.0f}s"
+            raise Failed(Failure(status=429, message=message, retry_after=seconds))
 
 
 def _describe(quota: Quota) -> str:

@@ -184,5 +184,5 @@ def test_sync_streaming_keeps_no_process(mock: MockAnthropic, tmp_path: Path) ->
     pooling = ClaudeCodeProvider(environ={**os.environ, **claude_env(tmp_path, mock.url)}, pooling=True)
     before = _own_cli_processes()
     assert "".join(_content(pooling.streaming("sonnet", MESSAGES, timeout=60))) == "Hello from the mock."
-    assert pooling._runtime_of_loop is None  # no runtime, so no process kept or started ahead
+    assert pooling._runtimes._current is None  # no runtime, so no process kept or started ahead
     assert wait_until_gone(os.getpid(), _own_cli_processes() - before, within=5) == set()
