@@ -36,8 +36,7 @@ def failure_of(error: Exception) -> Failure | None:
     if isinstance(error, Busy):
         return Failure(status=429, message=str(error), retry_after=error.retry_after)
     if isinstance(error, QueryTimeout):  # the request's own deadline (LiteLLM leaves it to custom providers)
-        within = f" within {error.args[0]:g}s" if error.args else " before the request's deadline"
-        return Failure(status=408, message=f"Claude Code did not finish{within}")
+        return Failure(status=408, message=f"Claude Code did not finish within {error.seconds:g}s")
     if isinstance(error, sdk.ClaudeSDKError):
         return of_sdk_exception(error)
     return None

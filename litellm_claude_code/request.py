@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
@@ -18,6 +19,15 @@ from .translate import tools
 from .translate.params import Controls, cli_env, controls_from
 from .translate.prompt import TOOL_ERRORS_METADATA_KEY, Conversation, convert
 from .translate.stream import StreamTranslator
+
+logger = logging.getLogger("litellm_claude_code")
+
+# What a client may ask for that Claude Code cannot carry, logged once per
+# process (issue 13). ``web_search_options``: a chat parameter, and what
+# LiteLLM's /v1/responses adapter makes of a ``web_search`` tool; Claude Code's
+# own web tools stay off, so the model answers without searching.
+UNCARRIED = {"web_search_options": "web search (web_search_options or a web_search tool) is not available: ignored"}
+_reported: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,7 @@ def from_litellm(
     model: str, messages: list[Any], kwargs: Mapping[str, Any], environ: Mapping[str, str] | None = None
 ) -> ChatRequest:
     """One request from what LiteLLM hands a custom provider; ``environ`` replaces the process's own."""
+    _report_uncarried(kwargs.get("optional_params"))
     litellm_params = kwargs.get("litellm_params")
     settings = settings_from_litellm_params(litellm_params)
     conversation = _conversation(messages, litellm_params)
@@ -130,6 +141,13 @@ def from_litellm(
     timeout = _timeout_seconds(kwargs.get("timeout"), settings.timeout)
     deployment = deployment_id(litellm_params, model)
     return ChatRequest(model, settings, conversation, controls, timeout, env, config_dir(env, parent), deployment)
+
+
+def _report_uncarried(optional_params: Any) -> None:
+    asked = set(optional_params) & UNCARRIED.keys() if isinstance(optional_params, dict) else set()
+    for name in sorted(asked - _reported):
+        _reported.add(name)
+        logger.warning(UNCARRIED[name])
 
 
 def _conversation(messages: list[Any], litellm_params: Any) -> Conversation:

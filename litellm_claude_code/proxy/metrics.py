@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,20 @@ class Outcomes:
 
     def count(self, status: int) -> None:
         self.by_status[status] += 1
+
+    @contextmanager
+    def counted(self) -> Iterator[None]:
+        """Count the block as one request: 200, the status its LiteLLM exception carries
+        (500 without one), or 499 when it is closed early (the client went away)."""
+        status = 499
+        try:
+            yield
+            status = 200
+        except Exception as error:
+            status = int(getattr(error, "status_code", None) or 500)
+            raise
+        finally:
+            self.count(status)
 
 
 class ProviderCollector(Collector):

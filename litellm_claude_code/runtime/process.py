@@ -24,7 +24,7 @@ from claude_agent_sdk._internal.transport import Transport
 from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITransport
 
 from . import sessions
-from .processes import children_in, stop_processes
+from .pids import children_in, stop_processes
 from .protocols import Client, CLITransport
 from .workspace import new_workdir
 
@@ -49,7 +49,7 @@ class Process:
     transport: CLITransport | None = None  # a spare's running transport, until initialised
     client: Client | None = None  # the connected client, once initialised
     reusable: bool = False  # plain chat, no overlays: may be rewound for another conversation
-    conversations: int = 0  # requests it has served (each turn counts, live continuations too)
+    conversations: int = 0  # conversations it has begun (a live continuation is the same one)
     first_uuid: str | None = None  # the first user frame of the conversation it holds
     last_uuid: str | None = None  # the latest one
     last_used: float = 0.0
@@ -57,9 +57,10 @@ class Process:
 
     def start_turn(self, prompt_uuid: str, first_fed: str | None) -> None:
         """A request's turn begins: ``first_fed`` the first user frame of history fed before it."""
+        if self.first_uuid is None:  # empty (new, or rewound for another conversation)
+            self.conversations += 1
         self.first_uuid = self.first_uuid or first_fed or prompt_uuid
         self.last_uuid = prompt_uuid
-        self.conversations += 1
 
 
 @dataclass(frozen=True)

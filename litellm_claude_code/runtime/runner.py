@@ -20,10 +20,11 @@ from typing import Any
 
 from claude_agent_sdk import AssistantMessage, ClaudeAgentOptions, Message, ProcessError, ResultMessage, StreamEvent
 
-from .processes import children_in, stop_processes
+from .pids import children_in, stop_processes
 from .protocols import Client, QueryFunction
 
 __all__ = [  # QueryFunction is imported from here by the provider
+    "Deadline",
     "ProcessWatch",
     "QueryFunction",
     "QueryTimeout",
@@ -42,7 +43,26 @@ SETTLE_SECONDS = 1.0  # how long a turn that has given its result may take to en
 
 
 class QueryTimeout(Exception):
-    """The request's deadline passed before Claude Code finished."""
+    """The request's deadline passed before Claude Code finished; ``seconds``: the time it was given."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When a request's time is up (event-loop time), and the seconds it was given (for its error)."""
+
+    at: float
+    seconds: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(asyncio.get_running_loop().time() + seconds, seconds)
+
+    def passed(self) -> QueryTimeout:
+        return QueryTimeout(self.seconds)
 
 
 @dataclass(frozen=True)
@@ -174,9 +194,9 @@ async def run_query(
     query: QueryFunction,
     blocks: list[dict[str, Any]],
     options: ClaudeAgentOptions,
-    deadline: float,
+    deadline: Deadline,
 ) -> AsyncGenerator[Message, None]:
-    """SDK messages of one query; raises QueryTimeout at ``deadline`` (event-loop time).
+    """SDK messages of one query; raises QueryTimeout when ``deadline`` passes.
 
     ``blocks`` is the new user turn.
     """
@@ -193,7 +213,7 @@ async def run_turn(
     client: Client,
     prompt: dict[str, Any],
     cwd: str,
-    deadline: float,
+    deadline: Deadline,
     history: list[dict[str, Any]] | None = None,
 ) -> AsyncGenerator[Message, None]:
     """SDK messages of one turn on a connected ``ClaudeSDKClient``, up to its result.
@@ -215,7 +235,7 @@ async def run_turn(
 
 
 async def _drain(
-    source: Callable[[], AsyncIterator[Message]], deadline: float, cwd: str | None, keep: bool
+    source: Callable[[], AsyncIterator[Message]], deadline: Deadline, cwd: str | None, keep: bool
 ) -> AsyncGenerator[Message, None]:
     """Messages from ``source`` until ``deadline``; its process is stopped on any
     early exit, and after the result too unless ``keep`` (a session to reuse)."""
@@ -258,12 +278,12 @@ class ProcessWatch:
         return self.seen and not running
 
 
-async def _next(queue: asyncio.Queue[_Item], deadline: float, watch: ProcessWatch) -> _Item:
+async def _next(queue: asyncio.Queue[_Item], deadline: Deadline, watch: ProcessWatch) -> _Item:
     loop = asyncio.get_running_loop()
     while True:
-        remaining = deadline - loop.time()
+        remaining = deadline.at - loop.time()
         if remaining <= 0:
-            raise QueryTimeout
+            raise deadline.passed()
         try:
             return await asyncio.wait_for(queue.get(), min(remaining, WATCH_INTERVAL_SECONDS))
         except TimeoutError:

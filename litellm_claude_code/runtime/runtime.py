@@ -57,7 +57,7 @@ from .options import build_options
 from .prepare import Attach, Connect, Control, Preparation
 from .process import ControlError, Process, Spec, abandon, attach, connect, control, dispose, log_stderr, rss_mib, spawn
 from .protocols import QueryFunction
-from .runner import QueryTimeout, run_query, run_turn, user_message
+from .runner import Deadline, run_query, run_turn, user_message
 from .spares import Spares, cpu_busy, spare_spec
 from .workspace import request_workspace
 
@@ -88,12 +88,11 @@ class Runtime:
         self.loop = asyncio.get_running_loop()
         self.stats: Counter[str] = Counter()
         self._clock, self._keeps_spares = clock, spares
+        self._background = Background()
         self._spares = Spares(spawn, clock, busy, self.stats, on_ready=self._start_reaper)
-        self._live = Live(clock, rss, discard=lambda process: self._spawn_task(self.dispose(process)))
+        self._live = Live(clock, rss, discard=lambda process: self._background.spawn(self.dispose(process)))
         preparation = Preparation(attach, connect, control, clock, self.stats)
         self._chooser = Chooser(self._live, self._spares, preparation, self.dispose, self.stats)
-        self._tasks: set[asyncio.Future[None]] = set()
-        self._reaper: asyncio.Future[None] | None = None
         atexit.register(self.abandon)
 
     async def run(self, request: ChatRequest, reply: Callable[[], str | None]) -> AsyncGenerator[sdk.Message, None]:
@@ -103,7 +102,7 @@ class Runtime:
         process now holds exactly it (the translator's ``Outcome.reply``);
         otherwise the process is disposed of.
         """
-        deadline = self.loop.time() + request.timeout
+        deadline = Deadline.after(request.timeout)
         spec = spare_spec(request)
         self._live.begin(spec.key)
         process: Process | None = None
@@ -148,7 +147,7 @@ class Runtime:
         stale = [p for p in self.idle() if now - p.last_used > p.idle_timeout]
         for process in stale:
             self._forget(process)
-            self._spawn_task(self.dispose(process))
+            self._background.spawn(self.dispose(process))
         return len(stale)
 
     def counts(self) -> dict[str, int]:
@@ -161,26 +160,19 @@ class Runtime:
     async def settled(self) -> None:
         """Wait until the background work started so far is done: spare starts and disposals."""
         await self._spares.settled()
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
+        await self._background.settled()
 
     def _forget(self, process: Process) -> None:
         self._spares.forget(process)
         self._live.forget(process)
 
     def _start_reaper(self) -> None:
-        if self._reaper is None or self._reaper.done():
-            self._reaper = asyncio.ensure_future(self._reap())
+        self._background.ensure_running(self._reap)
 
     async def _reap(self) -> None:
         while self.idle():
             await asyncio.sleep(REAP_INTERVAL_SECONDS)
             self.expire()
-
-    def _spawn_task(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
         """Dispose of every idle and starting process (tests, shutdown)."""
@@ -197,12 +189,35 @@ class Runtime:
             abandon(process)
 
 
-async def _within(deadline: float, work: Awaitable[T]) -> T:
+class Background:
+    """The tasks a runtime starts and does not wait for: disposals, and the reaper of idle processes."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._long: asyncio.Future[None] | None = None
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)  # held: the loop keeps only weak references to its tasks
+        task.add_done_callback(self._tasks.discard)
+
+    def ensure_running(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``work`` unless it runs already (it ends by itself when nothing is left for it)."""
+        if self._long is None or self._long.done():
+            self._long = asyncio.ensure_future(work())
+
+    async def settled(self) -> None:
+        """Wait until the tasks spawned so far are done (the long-running one aside)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+
+async def _within(deadline: Deadline, work: Awaitable[T]) -> T:
     try:
-        async with asyncio.timeout_at(deadline):
+        async with asyncio.timeout_at(deadline.at):
             return await work
     except TimeoutError:
-        raise QueryTimeout from None
+        raise deadline.passed() from None
 
 
 def _first_user(frames: list[dict[str, Any]]) -> str | None:
@@ -215,7 +230,7 @@ async def one_shot(query: QueryFunction, request: ChatRequest) -> AsyncGenerator
     For callers without a long-lived event loop, and for JSON output (whose
     ``--json-schema`` and turn limit are fixed when a process starts).
     """
-    deadline = asyncio.get_running_loop().time() + request.timeout
+    deadline = Deadline.after(request.timeout)
     with request_workspace(request.config_dir, request.settings.work_root) as cwd:
         resume = sessions.write_history(request.transcript_turns(), request.config_dir, cwd)
         options = build_options(request.plan(cwd, resume), request.settings, stderr=log_stderr)

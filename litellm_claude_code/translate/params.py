@@ -39,7 +39,6 @@ class Controls:
     thinking: dict[str, Any] | None = None
     output_schema: dict[str, Any] | None = None  # response_format as a JSON Schema
     tools: ToolSpec = field(default_factory=ToolSpec)
-    ignored: tuple[str, ...] = field(default=())
 
 
 def _max_tokens(params: Mapping[str, Any]) -> int | None:
@@ -130,7 +129,6 @@ def controls_from(params: Mapping[str, Any] | None) -> Controls:
         thinking=_thinking(params),
         output_schema=_output_schema(params),
         tools=_tools(params),
-        ignored=tuple(sorted(k for k in params if k in IGNORED)),
     )
 
 

@@ -22,8 +22,7 @@ from typing import Any
 import claude_agent_sdk as sdk
 import pytest
 
-from claude_code_provider import ClaudeCodeProvider
-from litellm_claude_code.request import ChatRequest
+from litellm_claude_code.request import ChatRequest, from_litellm
 from litellm_claude_code.runtime import runtime as rt
 from tests.anthropic_mock import MockAnthropic, Recorded, Reply
 
@@ -96,9 +95,11 @@ def _normal(recorded: Recorded) -> dict[str, Any]:
     return {"body": body, "headers": headers}
 
 
-def _request(provider: ClaudeCodeProvider, model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> Any:
+def _request(
+    environ: dict[str, str], model: str, messages: list[dict[str, Any]], params: dict[str, Any]
+) -> ChatRequest:
     litellm_params = {"model": f"claude-code/{model}", "model_info": {"claude_code": {}}}
-    return provider._request(model, messages, {"optional_params": params, "litellm_params": litellm_params})
+    return from_litellm(model, messages, {"optional_params": params, "litellm_params": litellm_params}, environ)
 
 
 async def _drain(messages: AsyncIterator[Any]) -> None:
@@ -122,7 +123,7 @@ async def _spare(request: ChatRequest) -> None:
     await runtime.close()
 
 
-def _reused(provider: ClaudeCodeProvider, warm_up: ChatRequest) -> Callable[[ChatRequest], Any]:
+def _reused(warm_up: ChatRequest) -> Callable[[ChatRequest], Any]:
     async def run(request: ChatRequest) -> None:
         runtime = rt.Runtime(spares=False)
         await _drain(runtime.run(warm_up, lambda: "ok"))  # an unrelated conversation first
@@ -134,21 +135,20 @@ def _reused(provider: ClaudeCodeProvider, warm_up: ChatRequest) -> Callable[[Cha
 
 
 @pytest.fixture
-def provider(mock: MockAnthropic, tmp_path: Path) -> ClaudeCodeProvider:
-    return ClaudeCodeProvider(environ={**os.environ, **claude_env(tmp_path, mock.url)})
+def environ(mock: MockAnthropic, tmp_path: Path) -> dict[str, str]:
+    """What the provider would run Claude Code with: this machine's environment, pointed at the mock."""
+    return {**os.environ, **claude_env(tmp_path, mock.url)}
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_every_kind_of_process_sends_the_same_request(
-    provider: ClaudeCodeProvider, mock: MockAnthropic, case: str
-) -> None:
+def test_every_kind_of_process_sends_the_same_request(environ: dict[str, str], mock: MockAnthropic, case: str) -> None:
     model, messages, params = CASES[case]
     mock.default = Reply(chunks=["ok"])
-    request = _request(provider, model, messages, params)
-    warm_up = _request(provider, model, [{"role": "system", "content": "Other."}, {"role": "user", "content": "x"}], {})
+    request = _request(environ, model, messages, params)
+    warm_up = _request(environ, model, [{"role": "system", "content": "Other."}, {"role": "user", "content": "x"}], {})
     ways: dict[str, Callable[[ChatRequest], Any]] = {"fresh": _fresh, "spare": _spare}
     if not request.controls.tools.offered:  # a tool conversation never takes a used process
-        ways["reused"] = _reused(provider, warm_up)
+        ways["reused"] = _reused(warm_up)
     sent: dict[str, dict[str, Any]] = {}
     for way, run in ways.items():
         mock.requests.clear()

@@ -162,8 +162,9 @@ def test_one_deadline_covers_waiting_for_a_process_and_the_turn(tmp_path: Path) 
         runtime = rt.Runtime(connect=slow_connect, spawn=fakes.spawn, attach=fakes.attach, control=fakes.control)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        with pytest.raises(QueryTimeout):
+        with pytest.raises(QueryTimeout) as passed:
             await serve(runtime, request(ask("one"), timeout=0.2))
+        assert passed.value.seconds == 0.2  # the request's own time, for its 408
         elapsed = loop.time() - started
         await runtime.close()
         return elapsed
@@ -182,6 +183,29 @@ def test_a_process_retires_after_its_conversations(tmp_path: Path, monkeypatch: 
             await serve(runtime, request(ask(f"q{index}", system=f"S{index}")))
         assert fakes.clients[0].disconnected
         assert len(fakes.connected) == 2
+        await runtime.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_continued_conversation_counts_once_toward_retirement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "MAX_CONVERSATIONS", 2)
+
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path)
+        runtime = fakes.runtime(spares=False)
+        turns = ask("q0")
+        for index in range(4):  # one conversation, four requests: each goes on in the same process
+            await serve(runtime, request(turns), reply=f"a{index}")
+            turns = [
+                *turns,
+                {"role": "assistant", "content": f"a{index}"},
+                {"role": "user", "content": f"q{index + 1}"},
+            ]
+        assert len(fakes.connected) == 1
+        assert not fakes.clients[0].disconnected
         await runtime.close()
 
     asyncio.run(scenario())

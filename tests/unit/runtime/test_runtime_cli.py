@@ -83,8 +83,9 @@ def test_a_turn_past_its_deadline_stops_the_process_and_removes_its_directory(tm
         runtime = rt.Runtime(spares=False)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        with pytest.raises(QueryTimeout):
+        with pytest.raises(QueryTimeout) as passed:
             await _drain(runtime, request(tmp_path, "hang", timeout=1.5), "never")
+        assert passed.value.seconds == 1.5  # the turn's deadline names the request's time
         elapsed = loop.time() - started
         await runtime.close()
         return elapsed

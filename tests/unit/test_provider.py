@@ -1,4 +1,8 @@
-"""ClaudeCodeProvider._run: the runtime learns the reply a kept process holds only from an answer that ended."""
+"""ClaudeCodeProvider over a fake runtime: the reply a kept process holds, outcomes, the error boundary.
+
+The runtime learns the reply only from an answer that ended (``answer.answer``);
+every request is counted once by its status.
+"""
 
 from __future__ import annotations
 
@@ -44,15 +48,25 @@ class FakeRuntime:
         pass
 
 
-def _serve(messages: list[Any], replies: list[str | None], read: int | None = None) -> list[Any]:
+def _provider(messages: list[Any], replies: list[str | None]) -> ClaudeCodeProvider:
+    # a fake with the runtime's run, loop and abandon, made in the request's loop
+    make = lambda: FakeRuntime(messages, replies)  # noqa: E731
+    return ClaudeCodeProvider(environ={}, runtime=make, pooling=True)  # type: ignore[arg-type]
+
+
+def _serve(
+    messages: list[Any],
+    replies: list[str | None],
+    read: int | None = None,
+    provider: ClaudeCodeProvider | None = None,
+    **kwargs: Any,
+) -> list[Any]:
     """The chunks a client read (all, or only the first ``read``); ``replies`` gets what the runtime was told."""
 
     async def scenario() -> list[Any]:
-        runtime = FakeRuntime(messages, replies)
-        # a fake with the runtime's run, loop and abandon
-        provider = ClaudeCodeProvider(environ={}, runtime=lambda: runtime, pooling=True)  # type: ignore[arg-type,return-value]
+        served = provider or _provider(messages, replies)
         chunks = []
-        stream = provider.astreaming("sonnet", [{"role": "user", "content": "hi"}])
+        stream = served.astreaming("sonnet", [{"role": "user", "content": "hi"}], **kwargs)
         try:
             async for chunk in stream:
                 chunks.append(chunk)
@@ -91,3 +105,26 @@ def test_a_failure_leaves_no_reply_and_is_mapped_at_the_provider(end: list[Any],
         _serve([*ANSWER, *end], replies)
     assert getattr(caught.value, "model", None) == "sonnet"
     assert replies == [None]
+
+
+def test_every_request_is_counted_once_by_its_status() -> None:
+    replies: list[str | None] = []
+    script = [*ANSWER, result()]  # what the provider's runtimes serve, changed in place below
+    provider = _provider(script, replies)
+    _serve([], replies, provider=provider)  # answered
+    _serve([], replies, read=1, provider=provider)  # the client went away after one chunk
+    with pytest.raises(litellm.BadRequestError, match="stop"):  # refused before any turn
+        _serve([], replies, provider=provider, optional_params={"stop": ["a", "b", "c", "d", "e"]})
+    script[:] = [*ANSWER, result(is_error=True, api_error_status=529, text="overloaded")]
+    with pytest.raises(litellm.ServiceUnavailableError):
+        _serve([], replies, provider=provider)
+    assert provider.outcomes.by_status == {200: 1, 499: 1, 400: 1, 503: 1}
+
+
+def test_a_whole_answer_is_counted_and_mapped_once() -> None:
+    provider = _provider([*ANSWER, result()], [])
+    response = asyncio.run(provider.acompletion("sonnet", [{"role": "user", "content": "hi"}]))
+    assert response.choices[0].message.content == "Hello"
+    with pytest.raises(litellm.BadRequestError):
+        asyncio.run(provider.acompletion("sonnet", [{"role": "user", "content": 5}]))
+    assert provider.outcomes.by_status == {200: 1, 400: 1}

@@ -1,0 +1,31 @@
+"""request.from_litellm: what LiteLLM hands the provider -> one ChatRequest."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from litellm_claude_code import request as request_module
+from litellm_claude_code.request import from_litellm
+
+
+def test_what_claude_code_cannot_carry_is_logged_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(request_module, "_reported", set())
+    messages = [{"role": "user", "content": "hi"}]
+    with caplog.at_level(logging.WARNING, logger="litellm_claude_code"):
+        for _ in range(3):
+            from_litellm("sonnet", messages, {"optional_params": {"web_search_options": {}}}, environ={})
+        from_litellm("sonnet", messages, {"optional_params": {"temperature": 0.5}}, environ={})
+    assert [r.getMessage() for r in caplog.records] == [request_module.UNCARRIED["web_search_options"]]
+
+
+@pytest.mark.parametrize(
+    ("timeout", "seconds"), [(None, 600.0), (3, 3.0), (0, 600.0), (True, 600.0), (httpx.Timeout(7.0), 7.0)]
+)
+def test_the_request_timeout_or_the_deployment_default(timeout: object, seconds: float) -> None:
+    request = from_litellm("sonnet", [{"role": "user", "content": "hi"}], {"timeout": timeout}, environ={})
+    assert request.timeout == seconds
