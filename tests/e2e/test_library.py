@@ -186,3 +186,28 @@ def test_sync_streaming_keeps_no_process(mock: MockAnthropic, tmp_path: Path) ->
     assert "".join(_content(pooling.streaming("sonnet", MESSAGES, timeout=60))) == "Hello from the mock."
     assert pooling._runtimes._current is None  # no runtime, so no process kept or started ahead
     assert wait_until_gone(os.getpid(), _own_cli_processes() - before, within=5) == set()
+
+
+def test_a_library_agent_loop_round_reaches_the_model_with_its_results(
+    provider: ClaudeCodeProvider, mock: MockAnthropic
+) -> None:
+    """Tool results from a library caller (no kept processes): a process started for the round, the
+    earlier turns fed in, the results sent as a real user turn, and the client's tool offered again."""
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    tools = [{"type": "function", "function": {"name": "get_weather", "description": "weather", "parameters": schema}}]
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    messages = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny, 21C"},
+    ]
+    mock.script(Reply(chunks=["Paris is sunny."]))
+    response = litellm.completion(model="claude-code/sonnet", messages=messages, tools=tools)
+    assert response.choices[0].message.content == "Paris is sunny."
+    [request] = mock.requests
+    assert request.offered() == {"get_weather": schema}
+    [[result]] = request.tool_results()
+    assert result["tool_use_id"] == "call_1"
+    assert "sunny, 21C" in str(result["content"])
+    assert [t["role"] for t in request.turns()] == ["user", "assistant", "user"]
+    assert "Continue from where you left off" not in str(request.body)
