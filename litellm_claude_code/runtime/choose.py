@@ -68,10 +68,11 @@ class Chooser:
     async def _candidate(self, key: Hashable, plain: bool) -> Process | None:
         """The next process to try for a new conversation, best first; None: start one for it.
 
-        Plain chat: an idle process to reuse, else a spare, else one starting
-        (waited for, not started twice). With tools: a spare or one starting (an
-        idle process's hooks and MCP server belong to the conversation it was
-        set up for).
+        Plain chat: an idle process to reuse, else a spare, else one whose start
+        is under way (waited for, not started twice; a start still waiting its
+        turn is not: see ``Spares.claim_starting``). With tools: a spare or one
+        starting (an idle process's hooks and MCP server belong to the
+        conversation it was set up for).
         """
         process = self._live.take_reusable(key) if plain else None
         process = process or self._spares.take(key)

@@ -2,7 +2,11 @@
 
 A process start costs far more CPU than a turn on a running one (measured by
 ``scripts/bench``), so starts happen off the request path: in the background,
-one at a time, and deferred while the CPU is busy with requests.
+one at a time, and deferred while the CPU is busy with requests. A request may
+wait for a start whose process is already starting, never for one still
+waiting its turn: those queue behind each other and the busy CPU, and under
+load a request that waited for the last of them waited minutes (the disconnect
+storm under CPU load, 2026-12-02).
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class Spares:
         self._stats, self._on_ready = stats, on_ready
         self._ready: dict[Hashable, deque[Process]] = {}
         self._starting: dict[Hashable, list[asyncio.Task[Process]]] = {}
+        self._spawning: set[asyncio.Future[Process]] = set()  # starts past their turn: the process is starting
         self._background = asyncio.Semaphore(1)  # one background start at a time
 
     async def prewarm(self, spec: Spec, count: int) -> None:
@@ -75,9 +80,15 @@ class Spares:
         return ready.popleft() if ready else None
 
     def claim_starting(self, key: Hashable) -> asyncio.Task[Process] | None:
-        """A start under way for the key, now the caller's: it is not filed as ready when done."""
-        starting = self._starting.get(key)
-        return starting.pop(0) if starting else None
+        """A start of the key whose process is starting, now the caller's: it is not filed as ready when done.
+
+        None when every start of the key still waits its turn (then the caller starts its own).
+        """
+        starting = self._starting.get(key, [])
+        task = next((task for task in starting if task in self._spawning), None)
+        if task is not None:
+            starting.remove(task)
+        return task
 
     def unclaim(self, key: Hashable, task: asyncio.Task[Process]) -> None:
         """Give a claimed start back: the spare it starts becomes a ready one."""
@@ -113,10 +124,16 @@ class Spares:
 
     async def _spawn_spare(self, spec: Spec, background: bool) -> Process:
         if not background:
-            return await self._spawn(spec)
+            return await self._spawn_now(spec)
         async with self._background:  # background starts never run two at a time
             await self._while_cpu_is_busy()
-            return await self._spawn(spec)
+            return await self._spawn_now(spec)
+
+    async def _spawn_now(self, spec: Spec) -> Process:
+        task = asyncio.current_task()
+        if task is not None:
+            self._spawning.add(task)  # claimable from here on: _started forgets it
+        return await self._spawn(spec)
 
     async def _while_cpu_is_busy(self) -> None:
         """Let requests have a saturated CPU: a start waits, within a bound."""
@@ -125,6 +142,7 @@ class Spares:
             self._stats["deferred"] += 1
 
     def _started(self, spec: Spec, task: asyncio.Task[Process]) -> None:
+        self._spawning.discard(task)
         starting = self._starting.get(spec.key, [])
         if task not in starting:
             return  # claimed by a request, which owns the process now

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import ExitStack
 
 import openai
 import pytest
@@ -24,15 +24,37 @@ def _fresh_mock(mock: MockAnthropic) -> None:
     mock.reset()
 
 
-@pytest.fixture(scope="session")
-def proxy_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("proxy-home")
+class SharedProxy:
+    """The proxy most tests share, started on first use and again if one has ended.
+
+    A proxy that dies fails the test it died in (at that test's teardown, with
+    how it ended and its log), and the tests after it get a new one instead of
+    failing on a refused connection.
+    """
+
+    def __init__(self, mock: MockAnthropic, homes: pytest.TempPathFactory, stack: ExitStack) -> None:
+        self._mock, self._homes, self._stack = mock, homes, stack
+        self._running: Proxy | None = None
+
+    def running(self) -> Proxy:
+        if self._running is None or self._running.process.poll() is not None:
+            home = self._homes.mktemp("proxy-home")
+            self._running = self._stack.enter_context(run_proxy(home, claude_env(home, self._mock.url)))
+        return self._running
 
 
 @pytest.fixture(scope="session")
-def proxy(mock: MockAnthropic, proxy_home: Path) -> Iterator[Proxy]:
-    with run_proxy(proxy_home, claude_env(proxy_home, mock.url)) as running:
-        yield running
+def shared_proxy(mock: MockAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedProxy]:
+    with ExitStack() as stack:
+        yield SharedProxy(mock, tmp_path_factory, stack)
+
+
+@pytest.fixture
+def proxy(shared_proxy: SharedProxy) -> Iterator[Proxy]:
+    running = shared_proxy.running()
+    yield running
+    if running.process.poll() is not None:
+        pytest.fail(f"the shared proxy ended during this test ({running.ended()}):\n{running.log_tail()}")
 
 
 @pytest.fixture

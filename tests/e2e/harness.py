@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -57,7 +58,16 @@ class Proxy:
         return list((self.home / "tmp").glob("claude-code-req-*"))
 
     def log_tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        """The end of the proxy's log, headed by how the proxy ended if it is no longer running."""
+        tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return f"{self.ended()}\n{tail}" if self.process.poll() is not None else tail
+
+    def ended(self) -> str:
+        """How the proxy process ended: its exit code, or the signal that ended it."""
+        code = self.process.poll()
+        if code is None:
+            return "proxy running"
+        return f"proxy ended by {signal.Signals(-code).name}" if code < 0 else f"proxy exited with {code}"
 
 
 def post_chat(proxy: Proxy, model: str, messages: list[dict[str, Any]] | None = None, **extra: Any) -> httpx.Response:
@@ -73,7 +83,7 @@ def post_chat(proxy: Proxy, model: str, messages: list[dict[str, Any]] | None = 
 def _wait_ready(proxy: Proxy, deadline: float) -> None:
     while time.monotonic() < deadline:
         if proxy.process.poll() is not None:
-            raise RuntimeError(f"proxy exited with {proxy.process.returncode}:\n{proxy.log_tail()}")
+            raise RuntimeError(f"proxy did not start:\n{proxy.log_tail()}")
         try:
             if httpx.get(f"{proxy.url}/health/liveliness", timeout=1).status_code == 200:
                 return
@@ -101,6 +111,8 @@ def run_proxy(home: Path, env: dict[str, str], config: Path = CONFIG, master_key
             "PYTHONPATH": str(ROOT),
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             "TMPDIR": str(tmp),
+            # a proxy that crashes (a fatal signal in native code) leaves its Python stack in its log
+            "PYTHONFAULTHANDLER": "1",
         }
     )
     log = home / f"proxy-{port}.log"

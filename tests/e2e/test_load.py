@@ -18,6 +18,9 @@ pytestmark = pytest.mark.e2e
 
 REQUESTS = 200  # issue 6: 200 requests with random disconnects at concurrency 16
 CONCURRENCY = 16
+# the proxy's descriptors for one Claude Code process: its stdin, stdout and stderr
+# (measured: nine sockets more with three processes running)
+FDS_PER_PROCESS = 3
 
 
 def _open_fds(pid: int) -> int:
@@ -68,7 +71,10 @@ def test_disconnect_storm_leaves_nothing_behind(proxy: Proxy, mock: MockAnthropi
     # the recent peak of busy ones, capped at max_concurrent 8, plus pool_size 2 spares), nothing per request
     assert len(idle_after - idle_before) <= 8 + 2, (idle_before, idle_after)
     assert all(Path(f"/proc/{p}").exists() for p in idle_after)
-    assert _open_fds(pid) <= fds_before + 20
+    # the kept processes' pipes (three each) and a few of the proxy's own, nothing per request: a
+    # bound of a flat 20 failed whenever more than six processes were kept (35 against 34)
+    kept = len(idle_after) - len(idle_before)
+    assert _open_fds(pid) <= fds_before + FDS_PER_PROCESS * kept + 8, (fds_before, kept)
     workdirs = proxy.workdirs
     assert len(workdirs) <= len(descendants(pid)) + 1, workdirs  # one per live process at most
     assert [p for d in workdirs for p in d.rglob("*")] == []

@@ -104,22 +104,62 @@ def test_a_background_start_is_deferred_while_the_cpu_is_busy_within_a_bound(
     assert waited >= 0.05
 
 
+async def _until(condition: Callable[[], bool], turns: int = 10_000) -> None:
+    """Let the loop run until ``condition`` holds (a bounded number of turns: a failure, not a hang)."""
+    for _ in range(turns):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the condition never held")
+
+
 def test_a_claimed_start_belongs_to_its_claimer_and_an_unclaimed_one_becomes_a_spare(tmp_path: Path) -> None:
     async def scenario() -> None:
         release = asyncio.Event()
-        spares, _, _ = make(Starts(tmp_path, release))
-        spares.replenish(SPEC, 2)
+        starts = Starts(tmp_path, release)
+        spares, _, _ = make(starts)
+        spares.replenish(SPEC, 1)
+        await _until(lambda: starts.running == 1)
         claimed = spares.claim_starting("k")
-        given_back = spares.claim_starting("k")
         assert claimed is not None
-        assert given_back is not None
         assert spares.claim_starting("k") is None
         release.set()
-        await asyncio.wait({claimed, given_back})
-        assert spares.ready() == []  # neither is filed: they are their claimers'
-        spares.unclaim("k", given_back)
-        assert spares.take("k") is given_back.result()
+        await asyncio.wait({claimed})
+        await spares.settled()
+        assert spares.ready() == []  # not filed: it is its claimer's
+        spares.unclaim("k", claimed)
+        assert spares.take("k") is claimed.result()
         assert spares.take("k") is None
+
+    asyncio.run(scenario())
+
+
+def test_a_start_still_waiting_its_turn_is_not_claimed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request never waits behind queued background starts and a busy CPU: it starts its own."""
+    monkeypatch.setattr(spares_module, "BUSY_WAIT_SECONDS", 60.0)
+    cpu = {"busy": 1.0}
+
+    async def busy() -> float:
+        await asyncio.sleep(0)
+        return cpu["busy"]
+
+    async def scenario() -> None:
+        release = asyncio.Event()
+        starts = Starts(tmp_path, release)
+        spares, stats, _ = make(starts, busy=busy)
+        spares.replenish(SPEC, 2)
+        await _until(lambda: stats["deferred"] >= 3)
+        assert spares.claim_starting("k") is None  # both wait: the first for the CPU, the second its turn
+        assert spares.counts() == {"spare": 0, "starting": 2}  # still the deployment's spares to be
+        cpu["busy"] = 0.0
+        await _until(lambda: starts.running == 1)
+        first = spares.claim_starting("k")
+        assert first is not None
+        assert spares.claim_starting("k") is None  # the second waits for the first's start to end
+        release.set()
+        await spares.settled()
+        assert starts.count == 2
+        assert len(spares.ready()) == 1
 
     asyncio.run(scenario())
 
@@ -127,8 +167,10 @@ def test_a_claimed_start_belongs_to_its_claimer_and_an_unclaimed_one_becomes_a_s
 def test_a_start_given_back_before_it_is_up_is_filed_when_it_is(tmp_path: Path) -> None:
     async def scenario() -> None:
         release = asyncio.Event()
-        spares, _, _ = make(Starts(tmp_path, release))
+        starts = Starts(tmp_path, release)
+        spares, _, _ = make(starts)
         spares.replenish(SPEC, 1)
+        await _until(lambda: starts.running == 1)
         task = spares.claim_starting("k")
         assert task is not None
         spares.unclaim("k", task)
