@@ -5,8 +5,8 @@ A process start costs far more CPU than a turn on a running one (measured by
 one at a time, and deferred while the CPU is busy with requests. A request may
 wait for a start whose process is already starting, never for one still
 waiting its turn: those queue behind each other and the busy CPU, and under
-load a request that waited for the last of them waited minutes (the disconnect
-storm under CPU load, 2026-12-02).
+load a request that waited for the last of them waited over 120 s (the
+disconnect storm with the CPU saturated, 2026-12-02).
 """
 
 from __future__ import annotations
@@ -131,8 +131,8 @@ class Spares:
 
     async def _spawn_now(self, spec: Spec) -> Process:
         task = asyncio.current_task()
-        if task is not None:
-            self._spawning.add(task)  # claimable from here on: _started forgets it
+        assert task is not None, "_start runs every start as a task"
+        self._spawning.add(task)  # claimable from here on: _started forgets it
         return await self._spawn(spec)
 
     async def _while_cpu_is_busy(self) -> None:
