@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from litellm_claude_code.runtime import spares as spares_module
 from litellm_claude_code.runtime.process import Process, Spec
 from litellm_claude_code.runtime.runner import QueryTimeout
 
@@ -44,6 +45,29 @@ def test_a_spare_that_fails_to_start_sends_the_waiting_request_to_a_start_of_its
         await serve(runtime, request(ask("two")), reply=None)
         assert runtime.stats["waited"] == 1
         assert len(fakes.connected) == 2
+        await runtime.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_request_does_not_wait_for_a_spare_start_held_back_by_a_busy_cpu(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It starts its own: the held-back start may wait its whole bound, and more behind others."""
+    monkeypatch.setattr(spares_module, "BUSY_WAIT_SECONDS", 60.0)
+
+    async def saturated() -> float:
+        await asyncio.sleep(0.01)
+        return 1.0
+
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path)
+        runtime = fakes.runtime(busy=saturated)
+        await serve(runtime, request(ask("one")), reply=None)  # cold; a spare's start is held back
+        assert runtime.counts()["starting"] == 1
+        await serve(runtime, request(ask("two"), timeout=1.0), reply=None)  # before: waited 60 s
+        assert runtime.stats["waited"] == 0
+        assert runtime.stats["cold"] == 2
         await runtime.close()
 
     asyncio.run(scenario())
