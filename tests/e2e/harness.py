@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import secrets
 import signal
@@ -21,7 +20,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config" / "litellm_config.yaml"
-PR_SET_PDEATHSIG = 1  # prctl(2)
 FAKE_OAUTH_TOKEN = "sk-ant-oat01-e2e-fake-oauth-token"
 DECOY_API_KEY = "sk-ant-api03-must-not-be-used"
 
@@ -95,16 +93,6 @@ def _wait_ready(proxy: Proxy, deadline: float) -> None:
     raise RuntimeError(f"proxy did not become ready:\n{proxy.log_tail()}")
 
 
-def _die_with_parent() -> None:
-    """In the proxy's process before it starts: end it when the test process ends.
-
-    A test run that is killed (or stopped by SIGTERM under coverage, which skips
-    ``finally``) otherwise leaves its proxies and their Claude Code processes running.
-    """
-    if sys.platform == "linux":
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 @contextmanager
 def run_proxy(home: Path, env: dict[str, str], config: Path = CONFIG, master_key: str | None = None) -> Iterator[Proxy]:
     """The stock ``litellm`` proxy started the way the README says, on a free port.
@@ -131,9 +119,7 @@ def run_proxy(home: Path, env: dict[str, str], config: Path = CONFIG, master_key
     litellm_bin = Path(sys.executable).parent / "litellm"
     command = [str(litellm_bin), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as sink:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=full_env, stdout=sink, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
-        )
+        process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=sink, stderr=subprocess.STDOUT)
     proxy = Proxy(f"http://127.0.0.1:{port}", master_key, log, process, home)
     try:
         _wait_ready(proxy, time.monotonic() + 90)
