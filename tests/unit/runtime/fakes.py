@@ -128,6 +128,12 @@ async def idle_cpu() -> float:
     return 0.0
 
 
+async def saturated_cpu() -> float:
+    """A CPU always busy, measured over a short window as ``spares.cpu_busy`` does."""
+    await asyncio.sleep(0.01)
+    return 1.0
+
+
 def request(
     messages: list[dict[str, Any]],
     timeout: float = 30.0,

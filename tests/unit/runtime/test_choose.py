@@ -11,7 +11,7 @@ from litellm_claude_code.runtime import spares as spares_module
 from litellm_claude_code.runtime.process import Process, Spec
 from litellm_claude_code.runtime.runner import QueryTimeout
 
-from .fakes import Fakes, ask, request, serve
+from .fakes import Fakes, ask, request, saturated_cpu, serve
 
 
 def test_a_request_that_gives_up_waiting_for_a_starting_spare_leaves_it_a_spare(tmp_path: Path) -> None:
@@ -56,13 +56,9 @@ def test_a_request_does_not_wait_for_a_spare_start_held_back_by_a_busy_cpu(
     """It starts its own: the held-back start may wait its whole bound, and more behind others."""
     monkeypatch.setattr(spares_module, "BUSY_WAIT_SECONDS", 60.0)
 
-    async def saturated() -> float:
-        await asyncio.sleep(0.01)
-        return 1.0
-
     async def scenario() -> None:
         fakes = Fakes(tmp_path)
-        runtime = fakes.runtime(busy=saturated)
+        runtime = fakes.runtime(busy=saturated_cpu)
         await serve(runtime, request(ask("one")), reply=None)  # cold; a spare's start is held back
         assert runtime.counts()["starting"] == 1
         await serve(runtime, request(ask("two"), timeout=1.0), reply=None)  # before: waited 60 s

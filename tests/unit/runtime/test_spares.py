@@ -14,6 +14,8 @@ from litellm_claude_code.runtime import spares as spares_module
 from litellm_claude_code.runtime.process import Process, Spec
 from litellm_claude_code.runtime.spares import Spares
 
+from .fakes import saturated_cpu
+
 SPEC = Spec("k", "/cfg", None, 300.0, lambda cwd: sdk.ClaudeAgentOptions(cwd=cwd))
 
 
@@ -86,13 +88,9 @@ def test_a_background_start_is_deferred_while_the_cpu_is_busy_within_a_bound(
 ) -> None:
     monkeypatch.setattr(spares_module, "BUSY_WAIT_SECONDS", 0.05)
 
-    async def saturated() -> float:
-        await asyncio.sleep(0.01)
-        return 1.0
-
     async def scenario() -> tuple[int, int, float]:
         starts = Starts(tmp_path)
-        spares, stats, _ = make(starts, busy=saturated)
+        spares, stats, _ = make(starts, busy=saturated_cpu)
         started = asyncio.get_running_loop().time()
         spares.replenish(SPEC, 1)
         await spares.settled()
