@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
+from typing import Any
 
 import claude_agent_sdk as sdk
 from litellm.types.utils import ModelResponseStream
@@ -12,9 +13,9 @@ from .proxy.quota import Quotas
 from .request import ChatRequest
 from .translate.stream import Outcome
 
-# A turn's messages, given how it asks for the reply its process may keep
-# (runtime.Runtime.run); a turn whose process is not kept ignores it.
-Turn = Callable[[Callable[[], str | None]], AsyncGenerator[sdk.Message, None]]
+# A turn's messages, given how it asks for the assistant turn its process may
+# keep (runtime.Runtime.run); a turn whose process is not kept ignores it.
+Turn = Callable[[Callable[[], list[dict[str, Any]] | None]], AsyncGenerator[sdk.Message, None]]
 
 
 async def answer(request: ChatRequest, turn: Turn, quotas: Quotas) -> AsyncGenerator[ModelResponseStream, None]:
@@ -24,7 +25,7 @@ async def answer(request: ChatRequest, turn: Turn, quotas: Quotas) -> AsyncGener
     # turn closes, and a turn closed before (the client went away, a
     # failure) leaves no reply, so its process is disposed of.
     outcome: Outcome | None = None
-    async with aclosing(turn(lambda: outcome.reply if outcome else None)) as messages:
+    async with aclosing(turn(lambda: outcome.held if outcome else None)) as messages:
         async for message in messages:
             if isinstance(message, sdk.RateLimitEvent):
                 quotas.record(request.account, request.deployment, message.rate_limit_info, request.model)

@@ -35,9 +35,10 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the answer left behind: ``reply`` is the whole reply when the process now holds exactly it, else None."""
+    """What the answer left behind: ``held`` is the assistant turn (Anthropic content blocks, the
+    client's tool names) when the process now holds exactly what the client was sent, else None."""
 
-    reply: str | None
+    held: list[dict[str, Any]] | None
 
 
 class StreamTranslator:
@@ -62,7 +63,8 @@ class StreamTranslator:
         # In JSON mode the text is not the answer, so there is nothing for stop sequences to cut.
         self._stops = StopSequences(stop) if stop and not json_output else None
         self._recorder = ReplyRecorder(exact=not stop and not json_output)
-        filters: list[Filter] = [] if max_tool_calls is None else [ToolCallLimit(max_tool_calls)]
+        self._limit = None if max_tool_calls is None else ToolCallLimit(max_tool_calls)
+        filters: list[Filter] = [] if self._limit is None else [self._limit]
         filters += [JsonOutput()] if json_output else [self._stops] if self._stops else []
         self._filters = Chain([*filters, self._recorder])
 
@@ -100,7 +102,8 @@ class StreamTranslator:
             raise Failed(Failure(status=502, message="Claude Code ended without a result"))
         reason = self._ending.finish_reason(cut=self._stops is not None and self._stops.hit)
         chunks = [self._chunks.usage(self._ending.usage()), self._chunks.finish(reason)]
-        return chunks, Outcome(self._recorder.reply(self._ending.clean))
+        self._recorder.dropped = self._limit is not None and self._limit.dropped
+        return chunks, Outcome(self._recorder.held(self._ending.settled))
 
     def _on_event(self, message: sdk.StreamEvent) -> list[ModelResponseStream]:
         if message.parent_tool_use_id is not None:

@@ -141,12 +141,15 @@ def test_the_mock_answers_with_the_cache_usage_and_records_it() -> None:
         first = httpx.post(f"{mock.url}/v1/messages", json=body, headers=headers).json()["usage"]
         again = httpx.post(f"{mock.url}/v1/messages", json=body, headers=headers).json()["usage"]
         other = httpx.post(f"{mock.url}/v1/messages", json=body, headers={"authorization": "Bearer b"}).json()
-        assert first["cache_read_input_tokens"] == 0 and first["cache_creation_input_tokens"] == tokens(body)
-        assert again["cache_read_input_tokens"] == tokens(body) and again["input_tokens"] == 0
+        assert first["cache_read_input_tokens"] == 0
+        assert first["cache_creation_input_tokens"] == tokens(body)
+        assert again["cache_read_input_tokens"] == tokens(body)
+        assert again["input_tokens"] == 0
         assert other["usage"]["cache_read_input_tokens"] == 0
         assert [r.usage for r in mock.requests] == [
             {k: v for k, v in u.items() if k != "output_tokens"} for u in (first, again, other["usage"])
         ]
         mock.reset()  # off again: the scripted figures
         plain = httpx.post(f"{mock.url}/v1/messages", json=body, headers=headers).json()["usage"]
-        assert plain["input_tokens"] == 12 and plain["cache_read_input_tokens"] == 0
+        assert plain["input_tokens"] == 12
+        assert plain["cache_read_input_tokens"] == 0
