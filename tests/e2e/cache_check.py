@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from tests.anthropic_mock import Recorded
 from tests.prompt_cache import shared_prefix
 
@@ -15,7 +17,7 @@ def uncached(request: Recorded) -> int:
 def assert_each_extends_the_previous(requests: list[Recorded]) -> None:
     """Every request repeats the whole previous one from its start and reads from the cache
     everything the previous one read or wrote: only its new turn is uncached."""
-    for number, (before, after) in enumerate(zip(requests, requests[1:], strict=False), start=2):
+    for number, (before, after) in enumerate(pairwise(requests), start=2):
         same, total = shared_prefix(before.body, after.body)
         assert same == total, f"request {number} repeats {same} of the previous request's {total} tokens"
         assert before.usage is not None
