@@ -9,6 +9,7 @@ from typing import Any
 import claude_agent_sdk as sdk
 from litellm.types.utils import ModelResponseStream
 
+from .proxy.metrics import Tokens
 from .proxy.quota import Quotas
 from .request import ChatRequest
 from .translate.stream import Outcome
@@ -18,8 +19,11 @@ from .translate.stream import Outcome
 Turn = Callable[[Callable[[], list[dict[str, Any]] | None]], AsyncGenerator[sdk.Message, None]]
 
 
-async def answer(request: ChatRequest, turn: Turn, quotas: Quotas) -> AsyncGenerator[ModelResponseStream, None]:
-    """The request's chunks from ``turn``; Claude Code's rate-limit reports go to ``quotas``."""
+async def answer(
+    request: ChatRequest, turn: Turn, quotas: Quotas, tokens: Tokens | None = None
+) -> AsyncGenerator[ModelResponseStream, None]:
+    """The request's chunks from ``turn``; Claude Code's rate-limit reports go to ``quotas``,
+    the answer's token counts to ``tokens``."""
     translator = request.translator()
     # Set once the answer is over: the runtime asks for its reply when the
     # turn closes, and a turn closed before (the client went away, a
@@ -34,5 +38,7 @@ async def answer(request: ChatRequest, turn: Turn, quotas: Quotas) -> AsyncGener
             if translator.complete:
                 break  # closing the turn stops the CLI (or keeps its process)
         last, outcome = translator.finish()
+    if tokens is not None and outcome.usage is not None:
+        tokens.count(request.deployment, outcome.usage)
     for chunk in last:
         yield chunk

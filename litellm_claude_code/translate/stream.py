@@ -22,7 +22,7 @@ from typing import Any
 
 import claude_agent_sdk as sdk
 from litellm.llms.anthropic.chat.handler import ModelResponseIterator
-from litellm.types.utils import Delta, ModelResponseStream
+from litellm.types.utils import Delta, ModelResponseStream, Usage
 
 from ..errors import Failed, Failure
 from .chunks import ChunkMaker
@@ -39,6 +39,7 @@ class Outcome:
     client's tool names) when the process now holds exactly what the client was sent, else None."""
 
     held: list[dict[str, Any]] | None
+    usage: Usage | None = None  # the answer's token counts, as its usage chunk carries them
 
 
 class StreamTranslator:
@@ -101,9 +102,10 @@ class StreamTranslator:
         if not self.complete:
             raise Failed(Failure(status=502, message="Claude Code ended without a result"))
         reason = self._ending.finish_reason(cut=self._stops is not None and self._stops.hit)
-        chunks = [self._chunks.usage(self._ending.usage()), self._chunks.finish(reason)]
+        usage = self._ending.usage()
+        chunks = [self._chunks.usage(usage), self._chunks.finish(reason)]
         self._recorder.dropped = self._limit is not None and self._limit.dropped
-        return chunks, Outcome(self._recorder.held(self._ending.settled))
+        return chunks, Outcome(self._recorder.held(self._ending.settled), usage)
 
     def _on_event(self, message: sdk.StreamEvent) -> list[ModelResponseStream]:
         if message.parent_tool_use_id is not None:
