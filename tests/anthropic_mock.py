@@ -22,6 +22,7 @@ import json
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -169,6 +170,8 @@ class MockAnthropic:
         self._thread: threading.Thread | None = None
         self._stopping: asyncio.Event | None = None
         self.prompt_cache: PromptCache | None = None
+        # Chooses the reply by the request body, before the script (None: the script's turn).
+        self.responder: Callable[[dict[str, Any]], Reply | None] | None = None
 
     # -- scripting ----------------------------------------------------------
 
@@ -183,6 +186,7 @@ class MockAnthropic:
             self.other_requests.clear()
             self.default = Reply()
             self.prompt_cache = None
+            self.responder = None
 
     def enable_prompt_cache(self, minimum_tokens: int = 0) -> PromptCache:
         """Answer with the usage Anthropic's prompt cache would give (until the next reset)."""
@@ -190,7 +194,10 @@ class MockAnthropic:
             self.prompt_cache = PromptCache(minimum_tokens=minimum_tokens)
             return self.prompt_cache
 
-    def _next_reply(self) -> Reply:
+    def _next_reply(self, body: dict[str, Any]) -> Reply:
+        chosen = self.responder(body) if self.responder is not None else None
+        if chosen is not None:
+            return chosen
         with self._lock:
             return self._queue.popleft() if self._queue else self.default
 
@@ -225,7 +232,7 @@ class MockAnthropic:
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         recorded = await self._record(request, self.requests)
-        reply = self._next_reply()
+        reply = self._next_reply(recorded.body)
         if reply.first_byte_delay:
             await asyncio.sleep(reply.first_byte_delay)
         if reply.hang:
