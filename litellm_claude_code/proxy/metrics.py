@@ -123,7 +123,8 @@ class ProviderCollector(Collector):
         yield processes
         events = CounterMetricFamily(
             "claude_code_process_events",
-            "How requests got their process: started, spare, reused, live, waited, cold, resumed",
+            "How requests got their process: started, spare, reused, live, waited, cold, resumed, "
+            "rewound (cut back), extended (the turns it lacked fed), replayed (a moved conversation's first answer)",
             labels=["event"],
         )
         for event, count in sorted(self._events().items()):
