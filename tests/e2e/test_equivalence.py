@@ -1,10 +1,14 @@
 """Equivalence (issue 11): for the same request, every kind of process sends upstream the same request.
 
 A process started for the request with all its options (the reference), a spare
-initialised at request time, an idle process reused after a rewind, each fed
+initialised at request time, an idle process reused after a rewind, each given
 the history: the bodies and headers that reach the mock are the same, with ids,
-the working directory's path, session and device ids aside. Run on the real
-SDK and CLI (in-process runtime, no proxy).
+the working directory's path, session and device ids aside. With a history, the
+reference is a process that answered every earlier turn itself (issue 19: what
+a conversation that never moved sends); a one-shot process resuming a written
+transcript sends the same turns with Claude Code's environment note after the
+newest one instead (README, "Prompt cache"). Run on the real SDK and CLI
+(in-process runtime, no proxy).
 """
 
 from __future__ import annotations
@@ -123,6 +127,36 @@ async def _spare(request: ChatRequest) -> None:
     await runtime.close()
 
 
+def _live(mock: MockAnthropic, environ: dict[str, str], case: str) -> Callable[[ChatRequest], Any]:
+    """The conversation answered turn by turn on one process, the mock answering as the history says."""
+    model, messages, params = CASES[case]
+
+    async def run(request: ChatRequest) -> None:
+        runtime = rt.Runtime(spares=False)
+        for end, message in enumerate(messages):
+            if message["role"] != "assistant":
+                continue
+            mock.script(Reply(chunks=[message["content"]]))
+            earlier = _request(environ, model, messages[:end], params)
+            await _drain(runtime.run(earlier, lambda m=message: [{"type": "text", "text": m["content"]}]))
+        await _drain(runtime.run(request, lambda: None))
+        assert runtime.stats["live"] == len(request.conversation.history) // 2
+        await runtime.close()
+
+    return run
+
+
+def _without_notes(sent: dict[str, Any]) -> dict[str, Any]:
+    """A request with Claude Code's own system messages (its environment note) left out of the messages."""
+    body = dict(sent["body"])
+    body["messages"] = [
+        {**m, "content": [{k: v for k, v in b.items() if k != "cache_control"} for b in m["content"]]}
+        for m in body["messages"]
+        if m["role"] != "system"
+    ]
+    return {**sent, "body": body}
+
+
 def _reused(warm_up: ChatRequest) -> Callable[[ChatRequest], Any]:
     async def run(request: ChatRequest) -> None:
         runtime = rt.Runtime(spares=False)
@@ -146,14 +180,20 @@ def test_every_kind_of_process_sends_the_same_request(environ: dict[str, str], m
     mock.default = Reply(chunks=["ok"])
     request = _request(environ, model, messages, params)
     warm_up = _request(environ, model, [{"role": "system", "content": "Other."}, {"role": "user", "content": "x"}], {})
-    ways: dict[str, Callable[[ChatRequest], Any]] = {"fresh": _fresh, "spare": _spare}
+    resumed = bool(request.conversation.history) and not request.conversation.answers_tool_calls
+    ways: dict[str, Callable[[ChatRequest], Any]] = {"reference": _live(mock, environ, case) if resumed else _fresh}
+    ways["spare"] = _spare
     if not request.controls.tools.offered:  # a tool conversation never takes a used process
         ways["reused"] = _reused(warm_up)
+    if resumed:
+        ways["fresh"] = _fresh
     sent: dict[str, dict[str, Any]] = {}
     for way, run in ways.items():
         mock.requests.clear()
         asyncio.run(run(request))
         sent[way] = _normal(mock.requests[-1])  # the request's own (a reused process served a warm-up first)
-    reference = sent.pop("fresh")
+    reference = sent.pop("reference")
+    if resumed:  # a resumed transcript: the same turns, its environment note after the newest one
+        assert _without_notes(sent.pop("fresh")) == _without_notes(reference)
     for way, seen in sent.items():
-        assert seen == reference, f"{way} differs from a fresh process for {case}"
+        assert seen == reference, f"{way} differs from the reference for {case}"
