@@ -85,7 +85,7 @@ class Preparation:
         assert process.client is not None, "a prepared process is connected"
         client = process.client
         token, url = await self.replay.expect(turns[1]["content"])
-        await self._point_api(client, url)
+        await self._point_api(client, request, url)
         try:
             frame = user_message(content_blocks(turns[0].get("content")))
             await client.query(_one(frame))
@@ -96,15 +96,17 @@ class Preparation:
                     raise ControlError(f"the replayed first turn ended with {message.subtype} {message.stop_reason}")
         finally:
             self.replay.forget(token)
-        await self._point_api(client, _api_url(request))
+        await self._point_api(client, request, _api_url(request))
         process.conversations += 1
         process.first_uuid = process.last_uuid = frame["uuid"]
         process.turns, process.marks = [], [frame["uuid"], None]
         self._stats["replayed"] += 1
         return 2
 
-    async def _point_api(self, client: Client, url: str) -> None:
-        settings = {"env": {"ANTHROPIC_BASE_URL": url}}
+    async def _point_api(self, client: Client, request: ChatRequest, url: str) -> None:
+        # apply_flag_settings merges shallowly: "env" replaces the layer's env, so the request's
+        # controls (thinking off, max_tokens) go with the URL, or they would be lost.
+        settings = {"env": {**cli_env(request.controls), "ANTHROPIC_BASE_URL": url}}
         await self._control(client, {"subtype": "apply_flag_settings", "settings": settings})
 
     async def prepare(self, process: Process, request: ChatRequest) -> None:

@@ -55,6 +55,12 @@ CALL = {"id": "toolu_eq1", "type": "function", "function": {"name": "get_weather
 CASES: dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]] = {
     "text": ("sonnet", [SYSTEM, {"role": "user", "content": "hi"}], {}),
     "history": ("sonnet", [SYSTEM, *HISTORY, {"role": "user", "content": "third"}], {}),
+    # The controls' environment survives the replay's (apply_flag_settings replaces "env" whole).
+    "history, thinking off and max_tokens": (
+        "sonnet",
+        [SYSTEM, *HISTORY, {"role": "user", "content": "third"}],
+        {"reasoning_effort": "none", "max_tokens": 40},
+    ),
     "image and pdf": (
         "sonnet",
         [
