@@ -17,8 +17,10 @@ USER = [{"role": "user", "content": "Hi"}]
 
 
 def _image_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
-    content = message.get("content")
-    return [b for b in content if isinstance(b, dict) and b.get("type") == "image"] if isinstance(content, list) else []
+    """The image blocks of a message, without Claude Code's cache breakpoint (it marks the newest turn's last block)."""
+    content = message.get("content") if isinstance(message.get("content"), list) else []
+    images = [b for b in content if isinstance(b, dict) and b.get("type") == "image"]
+    return [{k: v for k, v in b.items() if k != "cache_control"} for b in images]
 
 
 def _user_turns(body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -175,10 +175,18 @@ def test_500_conversations_on_reused_processes_stay_apart(proxy: Proxy, mock: Mo
         rounds += 1
     assert rounds == sum(w.kind(step) == "result" for w in workers for step in range(CONVERSATIONS // WORKERS))
     # Plain chat served by a few processes, each reused for many conversations; a conversation
-    # with tools has a process of its own (its MCP server and hooks are that conversation's).
-    sessions = Counter(_session_of(r) for r in mock.requests)
-    with_tools = sum(w.kind(step) == "new" and w.tools for w in workers for step in range(CONVERSATIONS // WORKERS))
-    assert len(sessions) <= with_tools + 20, (len(sessions), with_tools)
+    # with tools has a process of its own (its MCP server and hooks are that conversation's), so
+    # no process serves two of them.
+    plain = {canary for w in workers if not w.tools for canary, _ in w.sent}
+    sessions = Counter(_session_of(r) for r in mock.requests if set(CANARY.findall(json.dumps(r.body))) <= plain)
+    conversations = len(plain)
+    assert len(sessions) <= 30, (len(sessions), conversations)
+    served: dict[str, set[str]] = {}
+    for recorded in mock.requests:
+        [canary] = set(CANARY.findall(json.dumps(recorded.body)))
+        if canary not in plain:
+            served.setdefault(_session_of(recorded), set()).add(canary)
+    assert all(len(canaries) == 1 for canaries in served.values()), served
 
 
 # A deployment no other test here uses: its one idle process is the one every new conversation reuses.
