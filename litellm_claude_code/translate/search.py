@@ -25,6 +25,8 @@ from typing import Any
 import claude_agent_sdk as sdk
 from litellm.types.llms.openai import ChatCompletionAnnotation, ChatCompletionAnnotationURLCitation
 
+from ..errors import Failure
+
 TOOL = "WebSearch"  # Claude Code's built-in tool; WebFetch is never enabled
 CONTEXT_SIZES = ("low", "medium", "high")
 LOCATION_FIELDS = ("city", "country", "region", "timezone")
@@ -34,6 +36,9 @@ UNCARRIED = {
     "user_location": "web search: user_location cannot be passed to Claude's search: ignored",
     "search_context_size": "web search: search_context_size has no Claude equivalent: ignored",
 }
+# How the CLI words a search the API refused, in the WebSearch tool's error
+# result: the only place the status is given (no structured field carries it).
+_API_ERROR = re.compile(r"API Error: (?P<status>[45]\d\d)\b[ :]*(?P<message>.*)", re.S)
 # A markdown link [text](url), or a bare URL, in the answer.
 _LINK = re.compile(r"\[(?P<text>[^\]]*)\]\((?P<url>[^)\s]+)\)|(?P<bare>https?://[^\s)\]>\"']+)")
 
@@ -130,6 +135,23 @@ def hook(spec: SearchSpec) -> sdk.HookCallback:
         }
 
     return allow_search
+
+
+def refused(message: sdk.UserMessage) -> Failure | None:
+    """The API's refusal of a search (the account may not search, say), from WebSearch's error result.
+
+    The CLI would hand the refusal to the model as a tool error and the model
+    would answer without the search the client asked for; the client gets the
+    API's status and message instead.
+    """
+    blocks = message.content if isinstance(message.content, list) else []
+    for block in blocks:
+        if not isinstance(block, sdk.ToolResultBlock) or not block.is_error or not isinstance(block.content, str):
+            continue
+        found = _API_ERROR.search(block.content)
+        if found:
+            return Failure(status=int(found["status"]), message=found["message"].strip() or block.content)
+    return None
 
 
 @dataclass

@@ -40,7 +40,7 @@ from .filters import (
     has_content,
 )
 from .search import TOOL as SEARCH_TOOL
-from .search import Sources
+from .search import Sources, refused
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,9 @@ class StreamTranslator:
             if throttled is not None:
                 raise Failed(throttled)
         elif isinstance(message, sdk.UserMessage) and self._sources is not None and message.parent_tool_use_id is None:
+            failure = refused(message)
+            if failure is not None:
+                raise Failed(failure)
             self._sources.add(message.tool_use_result)
         elif not isinstance(message, (sdk.SystemMessage, sdk.UserMessage)):
             logger.debug("skipping unknown SDK message %s", type(message).__name__)

@@ -10,6 +10,7 @@ import claude_agent_sdk as sdk
 import pytest
 from litellm.types.utils import ModelResponseStream
 
+from litellm_claude_code.errors import Failed, Failure
 from litellm_claude_code.runtime.options import SEARCH_TURNS, QueryPlan, build_options
 from litellm_claude_code.settings import DeploymentSettings
 from litellm_claude_code.translate import search, tools
@@ -252,3 +253,24 @@ def test_whole_messages_hide_the_search_call_too() -> None:
     deltas = [c.choices[0].delta for c in chunks if c.choices]
     assert "".join(d.content or "" for d in deltas) == "Searching."
     assert not any(d.tool_calls for d in deltas)
+
+
+def _search_error(text: str) -> sdk.UserMessage:
+    block = sdk.ToolResultBlock(tool_use_id="toolu_s", content=text, is_error=True)
+    # the CLI sends a string here, where the SDK types a dict
+    return sdk.UserMessage(content=[block], tool_use_result=f"Error: {text}")  # type: ignore[arg-type]
+
+
+def test_a_search_the_api_refused_is_its_status_and_message() -> None:
+    translator = StreamTranslator("sonnet", search=True)
+    for message in _tool_use_events():
+        translator.feed(message)
+    with pytest.raises(Failed) as caught:
+        translator.feed(_search_error("Failed to authenticate. API Error: 403 web search is not enabled"))
+    assert caught.value.failure == Failure(status=403, message="web search is not enabled")
+
+
+@pytest.mark.parametrize("text", ["Did 0 searches", "API Error: 200 fine", "API Error: 4031"])
+def test_other_search_errors_reach_the_model(text: str) -> None:
+    assert search.refused(_search_error(text)) is None
+    assert search.refused(sdk.UserMessage(content="API Error: 403 x")) is None
