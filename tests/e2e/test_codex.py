@@ -14,10 +14,11 @@ tool, taking ``{"cmd": "<shell command>", ...}``; ``write_stdin``,
 ``request_user_input``, ``view_image``, ``get_goal``, ``create_goal``,
 ``update_goal``), a ``namespace`` tool ``multi_agent_v1`` of five functions
 (LiteLLM's adapter flattens it into ``multi_agent_v1__<name>`` functions) and a
-``web_search`` tool (which Claude Code cannot honour). No ``apply_patch``, no
-``local_shell``. The configuration here turns off the last two
-(``web_search = "disabled"``, ``agents.enabled = false``), so every tool
-Codex sends is a plain function that reaches the model as it was sent.
+``web_search`` tool (answered by Claude's own search, which runs each request
+in a fresh process: test_search.py). No ``apply_patch``, no ``local_shell``.
+The configuration here turns off the last two (``web_search = "disabled"``,
+``agents.enabled = false``), so every tool Codex sends is a plain function that
+reaches the model as it was sent.
 """
 
 from __future__ import annotations

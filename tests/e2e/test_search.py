@@ -67,7 +67,8 @@ def test_chat_with_web_search_options(proxy: Proxy, mock: MockAnthropic) -> None
     assert message["content"] == ANSWER
     assert not message.get("tool_calls")
     assert [a["url_citation"] for a in message["annotations"]] == [_annotation(ANSWER)]
-    assert response.json()["usage"]["server_tool_use"] == {"web_search_requests": 1}
+    usage = response.json()["usage"]
+    assert usage["server_tool_use"] == {"web_search_requests": 1}
     assert response.json()["choices"][0]["finish_reason"] == "stop"
     _searched_upstream(mock)
     # the model saw the pages found, as Claude Code hands them over
