@@ -15,9 +15,10 @@ from ..translate import search, tools
 # ours to write and delete, the CLI must not keep one of its own.
 EXTRA_ARGS: dict[str, str | None] = {"no-session-persistence": None}
 STRUCTURED_OUTPUT_TURNS = 4
-# A searched answer: the model's search call, the answer after its results,
-# and room for a second search.
-SEARCH_TURNS = 4
+# A searched answer: up to five turns that search (each WebSearch call may run
+# several searches upstream), then the answer; a model that searches on past
+# that ends with Claude Code's max-turns error.
+SEARCH_TURNS = 6
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from .failures import FailureFacts
 from .filters import (
     Chain,
     Citations,
+    ClientNames,
     Filter,
     HiddenToolCalls,
     JsonOutput,
@@ -67,9 +68,15 @@ class StreamTranslator:
     ) -> None:
         # tool_names maps the names tools have inside Claude Code back to the client's.
         names = dict(tool_names or {})
+        # With search on, calls keep their names inside Claude Code until Claude
+        # Code's own (WebSearch) are hidden: a client function may be called
+        # WebSearch too, and only its mcp__client__ name tells it apart.
+        parsed_names = {} if search else names
         self._chunks = ChunkMaker(model, clock)
-        self._parser = ModelResponseIterator(streaming_response=None, sync_stream=False, tool_name_reverse_map=names)
-        self._whole = WholeMessages(names)
+        self._parser = ModelResponseIterator(
+            streaming_response=None, sync_stream=False, tool_name_reverse_map=parsed_names
+        )
+        self._whole = WholeMessages(parsed_names)
         self._failures = FailureFacts(clock)
         self._ending = Ending()
         # In JSON mode the text is not the answer, so there is nothing for stop sequences to cut.
@@ -78,7 +85,7 @@ class StreamTranslator:
         # With search on, the model's WebSearch calls are run by Claude Code and
         # its results turn the answer's links into citations (search.Sources).
         self._sources = Sources() if search else None
-        filters: list[Filter] = [HiddenToolCalls(frozenset({SEARCH_TOOL}))] if search else []
+        filters: list[Filter] = [HiddenToolCalls(frozenset({SEARCH_TOOL})), ClientNames(names)] if search else []
         filters += [] if max_tool_calls is None else [ToolCallLimit(max_tool_calls)]
         filters += [JsonOutput()] if json_output else [self._stops] if self._stops else []
         filters += [Citations(self._sources)] if self._sources is not None else []

@@ -274,3 +274,20 @@ def test_a_search_the_api_refused_is_its_status_and_message() -> None:
 def test_other_search_errors_reach_the_model(text: str) -> None:
     assert search.refused(_search_error(text)) is None
     assert search.refused(sdk.UserMessage(content="API Error: 403 x")) is None
+
+
+def test_a_client_function_called_websearch_is_the_clients_call() -> None:
+    translator = StreamTranslator("sonnet", tool_names={"mcp__client__WebSearch": "WebSearch"}, search=True)
+    client = {"type": "tool_use", "id": "toolu_c", "name": "mcp__client__WebSearch", "input": {}}
+    messages: list[sdk.Message] = [
+        *_tool_use_events(),  # Claude Code's own WebSearch: hidden
+        message_start("msg_2"),
+        event({"type": "content_block_start", "index": 0, "content_block": client}),
+        event({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": "{}"}}),
+        block_stop(0),
+        message_delta("tool_use"),
+        result(stop_reason="tool_deferred"),
+    ]
+    calls = [call for c in _run(translator, messages) if c.choices for call in c.choices[0].delta.tool_calls or []]
+    named = [(call.id, getattr(call, "function", None)) for call in calls]
+    assert [(i, f.name) for i, f in named if f is not None and f.name] == [("toolu_c", "WebSearch")]
