@@ -126,9 +126,15 @@ def test_malformed_web_search_options_are_a_400(proxy: Proxy, mock: MockAnthropi
     assert mock.requests == []
 
 
-def test_responses_with_the_web_search_tool(client: openai.OpenAI, mock: MockAnthropic) -> None:
+@pytest.mark.parametrize("stream", [False, True])
+def test_responses_with_the_web_search_tool(client: openai.OpenAI, mock: MockAnthropic, stream: bool) -> None:
     mock.script(*_searching())
-    response = client.responses.create(model="sonnet", input=QUESTION[0]["content"], tools=[{"type": "web_search"}])
+    request: dict[str, Any] = {"model": "sonnet", "input": QUESTION[0]["content"], "tools": [{"type": "web_search"}]}
+    if stream:
+        with client.responses.stream(**request) as events:
+            response = events.get_final_response()
+    else:
+        response = client.responses.create(**request)
     [message] = [o for o in response.output if o.type == "message"]
     [text] = message.content
     assert text.type == "output_text"
@@ -140,15 +146,21 @@ def test_responses_with_the_web_search_tool(client: openai.OpenAI, mock: MockAnt
     _searched_upstream(mock)
 
 
-def test_messages_with_the_web_search_server_tool(proxy: Proxy, mock: MockAnthropic) -> None:
+@pytest.mark.parametrize("stream", [False, True])
+def test_messages_with_the_web_search_server_tool(proxy: Proxy, mock: MockAnthropic, stream: bool) -> None:
     mock.script(*_searching())
     claude = anthropic.Anthropic(base_url=proxy.url, api_key=proxy.master_key, max_retries=0, timeout=60)
-    message = claude.messages.create(
-        model="sonnet",
-        max_tokens=500,
-        messages=QUESTION,
-        tools=[{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}],
-    )
+    request: dict[str, Any] = {
+        "model": "sonnet",
+        "max_tokens": 500,
+        "messages": QUESTION,
+        "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}],
+    }
+    if stream:
+        with claude.messages.stream(**request) as events:
+            message = events.get_final_message()
+    else:
+        message = claude.messages.create(**request)
     assert "".join(b.text for b in message.content if b.type == "text") == ANSWER
     assert not [b for b in message.content if b.type == "tool_use"]
     assert message.usage.server_tool_use is not None
@@ -178,3 +190,35 @@ def test_the_mock_filters_results_by_domain(mock: MockAnthropic) -> None:
     assert [r["url"] for r in answer["content"][1]["content"]] == ["https://b.org/y"]
     assert answer["content"][2]["citations"][0]["type"] == "web_search_result_location"
     assert answer["usage"]["server_tool_use"] == {"web_search_requests": 1}
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+def test_search_beside_the_clients_function_which_comes_back_to_the_client(proxy: Proxy, mock: MockAnthropic) -> None:
+    search = {"id": "toolu_search1", "name": "WebSearch", "input": {"query": "rain in Example City"}}
+    weather = {"id": "toolu_w1", "name": "mcp__client__get_weather", "input": {"city": "Example City"}}
+    mock.script(
+        Reply(chunks=[], tool_uses=[search], stop_reason="tool_use"),
+        Reply(chunks=["Now the live weather."], tool_uses=[weather], stop_reason="tool_use"),
+    )
+    response = post_chat(proxy, "sonnet", QUESTION, tools=[WEATHER], web_search_options={})
+    assert response.status_code == 200, response.text
+    choice = response.json()["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    calls = [
+        (c["id"], c["function"]["name"], json.loads(c["function"]["arguments"]))
+        for c in choice["message"]["tool_calls"]
+    ]
+    assert calls == [("toolu_w1", "get_weather", {"city": "Example City"})]
+    assert len(mock.searches) == 1
+    assert len(mock.requests) == 2
+    offered = mock.requests[0].offered()
+    assert set(offered) == {"get_weather"}
