@@ -22,7 +22,7 @@ from litellm.types.utils import ModelResponse, ModelResponseStream
 from litellm_claude_code import boundary, errors, sync
 from litellm_claude_code.answer import Turn, answer
 from litellm_claude_code.proxy import health
-from litellm_claude_code.proxy.metrics import Outcomes, ProviderCollector
+from litellm_claude_code.proxy.metrics import Outcomes, ProviderCollector, Tokens
 from litellm_claude_code.proxy.quota import Quotas
 from litellm_claude_code.request import ChatRequest, from_litellm
 from litellm_claude_code.runtime.limits import Limiter
@@ -57,11 +57,14 @@ class ClaudeCodeProvider(CustomLLM):
         self._limiter = Limiter()
         self.quotas = Quotas()  # per deployment, from Claude Code's rate_limit_event
         self.outcomes = Outcomes()
+        self.tokens = Tokens()  # per deployment: input, cache reads and writes, output (issue 19)
 
     def collector(self) -> ProviderCollector:
         """This provider's Prometheus metrics (custom_handler registers them)."""
         runtimes = self._runtimes
-        return ProviderCollector(self.quotas, self.outcomes, runtimes.counts, runtimes.stats, self._limiter.queued)
+        return ProviderCollector(
+            self.quotas, self.outcomes, runtimes.counts, runtimes.stats, self._limiter.queued, self.tokens
+        )
 
     # -- LiteLLM entry points: each the edge where failures become LiteLLM exceptions
 
@@ -111,7 +114,7 @@ class ClaudeCodeProvider(CustomLLM):
                 yield chunk
             return
         slot = self._limiter.gate(request.deployment, request.limits).slot()
-        async with slot, aclosing(answer(request, self._turn(request), self.quotas)) as chunks:
+        async with slot, aclosing(answer(request, self._turn(request), self.quotas, self.tokens)) as chunks:
             async for chunk in chunks:
                 if not chunk.choices:  # the usage chunk: the answering model is known by now
                     pricing.price_as(chunk.model, litellm_params, kwargs.get("logging_obj"))

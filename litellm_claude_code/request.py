@@ -117,12 +117,12 @@ class ChatRequest:
             search=controls.search is not None,
         )
 
-    def held_turns(self, reply: str) -> list[dict[str, Any]]:
-        """The conversation a session holds after answering this request with ``reply``."""
+    def held_turns(self, reply: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The conversation a session holds after answering this request with the assistant turn ``reply``."""
         return [
             *self.conversation.history,
             {"role": "user", "content": self.conversation.prompt},
-            {"role": "assistant", "content": [{"type": "text", "text": reply}]},
+            {"role": "assistant", "content": reply},
         ]
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import claude_agent_sdk as sdk
 import httpx
 import yaml
+from bench_rounds import print_rounds, round_targets, rounds_report
 
 from litellm_claude_code.runtime.environment import cli_environment
 from litellm_claude_code.runtime.options import QueryPlan, build_options
@@ -351,8 +352,14 @@ def main() -> None:
     parser.add_argument("--load", type=int, default=500, help="requests of the capped load run (0: skip)")
     parser.add_argument("--load-concurrency", type=int, default=32)
     parser.add_argument("--session-cap", type=int, default=8, help="max_concurrent for the load run")
+    parser.add_argument("--rounds", type=int, default=20, help="rounds of the agent loops and turns of the chat")
+    parser.add_argument("--result-bytes", type=int, default=3000, help="size of each tool result in the loops")
+    parser.add_argument("--only-rounds", action="store_true", help="measure the long conversations alone")
     parser.add_argument("--json-out", default="bench-results.json")
     args = parser.parse_args()
+    if args.only_rounds:
+        only_rounds(args)
+        return
     reply = Reply(
         chunks=[f"word{i} " for i in range(args.chunks)],
         delay=args.chunk_delay_ms / 1000,
@@ -374,6 +381,9 @@ def main() -> None:
                 for name, (firsts, totals) in proxy_cases(proxy, args.requests, pause).items():
                     rows[f"proxy, {pace}: {name} (first token)"] = summary(firsts)
                     rows[f"proxy, {pace}: {name} (total)"] = summary(totals)
+            if args.rounds:
+                results["rounds"] = rounds_report(proxy, mock, home, args.rounds, args.result_bytes)
+                mock.prompt_cache = None
             results["cpu_seconds_per_conversation"] = cpu_per_conversation(proxy, args.cpu_requests)
             results["concurrency"] = {}
             for n in levels:
@@ -403,9 +413,25 @@ def main() -> None:
     )
     report_extras(results)
     results["targets"] = targets(results)
+    if "rounds" in results:
+        print_rounds(results["rounds"])
+        results["targets"].update(round_targets(results["rounds"]))
     for name, (value, goal, ok) in results["targets"].items():
         print(f"target {name}: {value:.3f} (goal {goal}) {'met' if ok else 'MISSED'}")
     Path(args.json_out).write_text(json.dumps(results, indent=2))
+
+
+def only_rounds(args: argparse.Namespace) -> None:
+    """The long conversations alone (``--only-rounds``): uncached input and first token per round."""
+    home = Path(tempfile.mkdtemp(prefix="bench-"))
+    with MockAnthropic() as mock, run_proxy(home, claude_env(home, mock.url)) as proxy:
+        stream_chat(httpx.Client(timeout=120), proxy, [{"role": "user", "content": "warm-up"}])
+        report = rounds_report(proxy, mock, home, args.rounds, args.result_bytes)
+    print_rounds(report)
+    met = round_targets(report)
+    for name, (value, goal, ok) in met.items():
+        print(f"target {name}: {value:.3f} (goal {goal}) {'met' if ok else 'MISSED'}")
+    Path(args.json_out).write_text(json.dumps({"settings": vars(args), "rounds": report, "targets": met}, indent=2))
 
 
 def targets(results: dict[str, Any]) -> dict[str, tuple[float, str, bool]]:

@@ -16,6 +16,11 @@ tool's ``allowed_domains``/``blocked_domains`` let through, and text blocks
 with ``web_search_result_location`` citations; its usage counts the search in
 ``server_tool_use.web_search_requests``. Such requests are recorded in
 ``searches``, not ``requests``, and take no scripted reply.
+
+With the prompt cache on (``enable_prompt_cache()``, ``POST /_mock/prompt_cache``
+or ``--prompt-cache``), each answer's ``usage`` says what Anthropic's prompt
+cache would have read and written for that request (``tests.prompt_cache``),
+per account, and the recorded request keeps that usage.
 """
 
 from __future__ import annotations
@@ -26,10 +31,16 @@ import json
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+try:  # run as a script (python tests/anthropic_mock.py) or imported from the package
+    from tests.prompt_cache import CacheUsage, PromptCache
+except ImportError:  # pragma: no cover - the script's own directory is on its path
+    from prompt_cache import CacheUsage, PromptCache  # type: ignore[no-redef]
 
 
 @dataclass
@@ -66,6 +77,7 @@ class Recorded:
     query: str
     headers: dict[str, str]
     body: dict[str, Any]
+    usage: dict[str, Any] | None = None  # what the prompt cache made of it, when it is on
 
     def turns(self) -> list[dict[str, Any]]:
         """The conversation's user and assistant turns (Claude Code's own system notes aside)."""
@@ -192,7 +204,9 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-def _usage(reply: Reply, output_tokens: int) -> dict[str, Any]:
+def _usage(reply: Reply, output_tokens: int, cached: CacheUsage | None = None) -> dict[str, Any]:
+    if cached is not None:
+        return {**cached.as_usage(), "output_tokens": output_tokens}
     return {
         "input_tokens": reply.input_tokens,
         "output_tokens": output_tokens,
@@ -217,7 +231,7 @@ def _content(reply: Reply) -> list[dict[str, Any]]:
     return blocks
 
 
-def _message(reply: Reply, model: str) -> dict[str, Any]:
+def _message(reply: Reply, model: str, cached: CacheUsage | None = None) -> dict[str, Any]:
     return {
         "id": f"msg_{uuid.uuid4().hex[:24]}",
         "type": "message",
@@ -226,7 +240,7 @@ def _message(reply: Reply, model: str) -> dict[str, Any]:
         "content": _content(reply),
         "stop_reason": reply.stop_reason,
         "stop_sequence": reply.stop_sequence,
-        "usage": _usage(reply, reply.output_tokens),
+        "usage": _usage(reply, reply.output_tokens, cached),
     }
 
 
@@ -263,6 +277,9 @@ class MockAnthropic:
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._stopping: asyncio.Event | None = None
+        self.prompt_cache: PromptCache | None = None
+        # Chooses the reply by the request body, before the script (None: the script's turn).
+        self.responder: Callable[[dict[str, Any]], Reply | None] | None = None
 
     # -- scripting ----------------------------------------------------------
 
@@ -278,8 +295,19 @@ class MockAnthropic:
             self.searches.clear()
             self.search = Search()
             self.default = Reply()
+            self.prompt_cache = None
+            self.responder = None
 
-    def _next_reply(self) -> Reply:
+    def enable_prompt_cache(self, minimum_tokens: int = 0) -> PromptCache:
+        """Answer with the usage Anthropic's prompt cache would give (until the next reset)."""
+        with self._lock:
+            self.prompt_cache = PromptCache(minimum_tokens=minimum_tokens)
+            return self.prompt_cache
+
+    def _next_reply(self, body: dict[str, Any]) -> Reply:
+        chosen = self.responder(body) if self.responder is not None else None
+        if chosen is not None:
+            return chosen
         with self._lock:
             return self._queue.popleft() if self._queue else self.default
 
@@ -296,6 +324,7 @@ class MockAnthropic:
         app.router.add_post("/_mock/script", self._control_script)
         app.router.add_get("/_mock/requests", self._control_requests)
         app.router.add_post("/_mock/reset", self._control_reset)
+        app.router.add_post("/_mock/prompt_cache", self._control_prompt_cache)
         app.router.add_route("*", "/{tail:.*}", self._other)
         return app
 
@@ -320,7 +349,7 @@ class MockAnthropic:
         if tool is not None:
             return await self._web_search(request, tool)
         recorded = await self._record(request, self.requests)
-        reply = self._next_reply()
+        reply = self._next_reply(recorded.body)
         if reply.first_byte_delay:
             await asyncio.sleep(reply.first_byte_delay)
         if reply.hang:
@@ -328,9 +357,20 @@ class MockAnthropic:
         if reply.status != 200:
             return self._error(reply)
         model = str(recorded.body.get("model", "claude-mock"))
+        cached = self._cache_usage(recorded)
         if recorded.body.get("stream"):
-            return await self._stream(request, reply, model)
-        return web.json_response(_message(reply, model), headers=reply.headers)
+            return await self._stream(request, reply, model, cached)
+        return web.json_response(_message(reply, model, cached), headers=reply.headers)
+
+    def _cache_usage(self, recorded: Recorded) -> CacheUsage | None:
+        cache = self.prompt_cache
+        if cache is None:
+            return None
+        # The cache is the organisation's: here, the account's credential.
+        account = recorded.headers.get("authorization") or recorded.headers.get("x-api-key") or ""
+        cached = cache.serve(account, recorded.body)
+        recorded.usage = cached.as_usage()
+        return cached
 
     async def _web_search(self, request: web.Request, tool: dict[str, Any]) -> web.StreamResponse:
         recorded = await self._record(request, self.searches)
@@ -375,10 +415,12 @@ class MockAnthropic:
         body = {"type": "error", "error": {"type": reply.error_type, "message": reply.error_message}}
         return web.json_response(body, status=reply.status, headers=reply.headers)
 
-    async def _stream(self, request: web.Request, reply: Reply, model: str) -> web.StreamResponse:
+    async def _stream(
+        self, request: web.Request, reply: Reply, model: str, cached: CacheUsage | None = None
+    ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"content-type": "text/event-stream", **reply.headers})
         await response.prepare(request)
-        message = {**_message(reply, model), "content": [], "stop_reason": None, "usage": _usage(reply, 1)}
+        message = {**_message(reply, model), "content": [], "stop_reason": None, "usage": _usage(reply, 1, cached)}
         await response.write(_sse("message_start", {"type": "message_start", "message": message}))
         sent = 0
         for index, (start, deltas) in enumerate(_block_events(reply)):
@@ -425,6 +467,14 @@ class MockAnthropic:
                 "searches": [asdict(r) for r in self.searches],
             }
         return web.json_response(data)
+
+    async def _control_prompt_cache(self, request: web.Request) -> web.Response:
+        payload = await request.json()
+        if payload.get("enabled", True):
+            self.enable_prompt_cache(int(payload.get("minimum_tokens", 0)))
+        else:
+            self.prompt_cache = None
+        return web.json_response({"prompt_cache": self.prompt_cache is not None})
 
     async def _control_reset(self, request: web.Request) -> web.Response:
         self.reset()
@@ -478,8 +528,10 @@ class MockAnthropic:
         self.stop()
 
 
-async def _main(port: int) -> None:
+async def _main(port: int, prompt_cache: bool) -> None:
     mock = MockAnthropic(port=port)
+    if prompt_cache:
+        mock.enable_prompt_cache()
     await mock.serve()
     print(f"PORT {mock.port}", flush=True)
     await asyncio.Event().wait()
@@ -488,4 +540,6 @@ async def _main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
-    asyncio.run(_main(parser.parse_args().port))
+    parser.add_argument("--prompt-cache", action="store_true", help="usage as Anthropic's prompt cache gives it")
+    arguments = parser.parse_args()
+    asyncio.run(_main(arguments.port, arguments.prompt_cache))

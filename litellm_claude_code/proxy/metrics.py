@@ -47,6 +47,27 @@ class Outcomes:
             self.count(status)
 
 
+TOKEN_KINDS = ("input", "cache_read", "cache_write", "output")
+
+
+@dataclass
+class Tokens:
+    """Tokens of the answers, per deployment and kind (issue 19): ``input`` is what no cache
+    served or stored, ``cache_read`` and ``cache_write`` what the prompt cache read and wrote."""
+
+    by_deployment: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def count(self, deployment: str, usage: Any) -> None:
+        """Add a LiteLLM ``Usage`` (its prompt tokens include the cache's)."""
+        read = int(getattr(usage, "cache_read_input_tokens", None) or 0)
+        written = int(getattr(usage, "cache_creation_input_tokens", None) or 0)
+        counts = self.by_deployment.setdefault(deployment, Counter())
+        counts["input"] += max(0, int(usage.prompt_tokens or 0) - read - written)
+        counts["cache_read"] += read
+        counts["cache_write"] += written
+        counts["output"] += int(usage.completion_tokens or 0)
+
+
 class ProviderCollector(Collector):
     """Gauges and counters of one provider, read when scraped."""
 
@@ -57,8 +78,10 @@ class ProviderCollector(Collector):
         processes: Callable[[], dict[str, int]],
         events: Callable[[], Counter[str]],
         queued: Callable[[], int],
+        tokens: Tokens | None = None,
     ) -> None:
         self._quotas, self._outcomes = quotas, outcomes
+        self._tokens = tokens or Tokens()
         self._processes, self._events, self._queued = processes, events, queued
 
     def collect(self) -> Iterator[Any]:
@@ -111,6 +134,16 @@ class ProviderCollector(Collector):
         for code, count in sorted(self._outcomes.by_status.items()):
             outcomes.add_metric([str(code)], count)
         yield outcomes
+        tokens = CounterMetricFamily(
+            "claude_code_tokens",
+            "Tokens of the answers by kind: input (neither read from nor written to the prompt cache), "
+            "cache_read, cache_write, output; cache_read / (input + cache_read + cache_write) is the cache-hit ratio",
+            labels=["deployment", "kind"],
+        )
+        for deployment, counts in sorted(self._tokens.by_deployment.items()):
+            for kind in TOKEN_KINDS:
+                tokens.add_metric([deployment, kind], counts[kind])
+        yield tokens
 
 
 def register(collector: ProviderCollector) -> None:

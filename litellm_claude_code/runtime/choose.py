@@ -12,7 +12,7 @@ from typing import Any
 import claude_agent_sdk as sdk
 
 from ..request import ChatRequest
-from .live import Live, conversation_key
+from .live import Live, combination, turn_digests
 from .prepare import Preparation
 from .process import ControlError, Process, Spec
 from .runner import history_frames
@@ -43,10 +43,10 @@ class Chooser:
         """A process ready for the request's new turn, and the earlier turns it still needs (frames)."""
         turns = request.transcript_turns()
         if turns:
-            live = self._live.pop(conversation_key(request, request.conversation.history))
-            if live is not None:
-                self._stats["live"] += 1
-                return live, []
+            continued = await self._continue(request)
+            if continued is not None:
+                held, keep = continued
+                return held, history_frames(turns[keep:])
         if len(turns) > SEED_MAX_TURNS:
             self._stats["resumed"] += 1
             return await self._preparation.cold(request, spec, turns), []
@@ -64,6 +64,32 @@ class Chooser:
             return process, history_frames(turns)
         self._stats["cold"] += 1
         return await self._preparation.cold(request, spec, None), history_frames(turns)
+
+    async def _continue(self, request: ChatRequest) -> tuple[Process, int] | None:
+        """The live process holding the longest beginning of the conversation, cut back to it if needed,
+        and how many earlier turns it holds: the rest are fed to it."""
+        conversation = request.conversation
+        asked = [*conversation.history, {"role": "user", "content": conversation.prompt}]
+        found = self._live.take_longest(combination(request), turn_digests(asked), len(conversation.history))
+        if found is None:
+            return None
+        process, keep = found
+        if keep < len(process.turns):
+            try:
+                await self._preparation.cut(process, keep)
+            except (ControlError, sdk.ClaudeSDKError, OSError) as error:
+                logger.info("Claude Code process discarded while cutting its conversation back: %s", error)
+                await self._dispose(process)
+                return None
+            except BaseException:  # the deadline passed or the client went away: the process goes too
+                await asyncio.shield(self._dispose(process))
+                raise
+            self._stats["rewound"] += 1
+        elif keep == len(conversation.history):
+            self._stats["live"] += 1
+        else:
+            self._stats["extended"] += 1
+        return process, keep
 
     async def _candidate(self, key: Hashable, plain: bool) -> Process | None:
         """The next process to try for a new conversation, best first; None: start one for it.

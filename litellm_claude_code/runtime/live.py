@@ -1,9 +1,15 @@
-"""Live processes: each kept under exactly the conversation it holds, as many as recent demand.
+"""Live processes: each kept with the conversation it holds, as many as recent demand.
 
-A process that answered a conversation cleanly is kept under that conversation,
-so the conversation's next request sends only its new turn; a plain-chat one may
-also be rewound for another conversation. Idle processes kept per deployment
-follow the recent peak of busy ones, within ``pool_size`` and ``max_concurrent``.
+A process that answered a conversation cleanly (plain text, or tool calls now
+with the client) is kept with that conversation, turn by turn, so the
+conversation's next request sends only its new turn: the tool results of an
+agent loop's round go to the process that asked for them (issue 19). A request
+whose history shares only a beginning with a kept conversation (an edited last
+turn, a regenerated answer) takes the process holding the longest such
+beginning, which is cut back to where they differ (``rewind_conversation``). A
+plain-chat process may also be rewound for another conversation, the least
+recently used first. Idle processes kept per deployment follow the recent peak
+of busy ones, within ``pool_size`` and ``max_concurrent``.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ class Live:
     ) -> None:
         """``discard`` takes a process trimmed off: it is no longer kept here."""
         self._clock, self._rss, self._discard = clock, rss, discard
-        self._kept: OrderedDict[str, Process] = OrderedDict()
+        self._kept: OrderedDict[int, Process] = OrderedDict()  # by id(), least recently kept first
         self._busy: Counter[Hashable] = Counter()
         self._peak: dict[Hashable, tuple[int, float]] = {}  # key -> (busy peak, when)
 
@@ -53,9 +59,26 @@ class Live:
     def busy(self) -> int:
         return sum(self._busy.values())
 
-    def pop(self, conversation: str) -> Process | None:
-        """The process holding exactly this conversation, no longer kept."""
-        return self._kept.pop(conversation, None)
+    def take_longest(self, combination: str, turns: list[str], history: int) -> tuple[Process, int] | None:
+        """The process holding the longest beginning of a conversation, and how many of its turns to keep.
+
+        ``turns``: digests of the request's earlier turns and its new one;
+        ``history``: how many of them are earlier turns. A process qualifies
+        when it was set up the same way (``combination``) and it keeps at least
+        the first turn: all it holds when that is a beginning of the history
+        (the rest is fed to it), else its turns up to a user turn where it may be
+        cut back (``Process.marks``). No longer kept once taken.
+        """
+        best: tuple[Process, int] | None = None
+        for process in self._kept.values():
+            if process.combination != combination:
+                continue
+            keep = _kept_turns(process, turns, history)
+            if keep and (best is None or keep > best[1]):
+                best = (process, keep)
+        if best is not None:
+            self.forget(best[0])
+        return best
 
     def take_reusable(self, key: Hashable) -> Process | None:
         """The least recently kept process of the key that may be rewound for another conversation."""
@@ -70,10 +93,10 @@ class Live:
         too_old = self._clock() - process.born > MAX_AGE_SECONDS
         return process.conversations >= MAX_CONVERSATIONS or too_old or self._rss(process) > MAX_RSS_MIB
 
-    def keep(self, conversation: str, process: Process, spec: Spec, settings: DeploymentSettings) -> None:
-        """Keep the process under the conversation it now holds; trim the spec's idle ones to the cap."""
+    def keep(self, process: Process, spec: Spec, settings: DeploymentSettings) -> None:
+        """Keep the process with the conversation it now holds; trim the spec's idle ones to the cap."""
         process.last_used = self._clock()
-        self._kept[conversation] = process
+        self._kept[id(process)] = process
         kept = [(k, p) for k, p in self._kept.items() if p.key == spec.key]
         excess = len(kept) - self._cap(spec, settings)
         for trimmed, old in kept[: max(0, excess)]:  # least recently kept first
@@ -94,7 +117,42 @@ class Live:
             del self._kept[conversation]
 
 
-def conversation_key(request: ChatRequest, turns: list[dict[str, Any]]) -> str:
-    """Identity of what a process holds: the request's combination plus every turn."""
-    payload = json.dumps([repr(request.ready_key), turns], sort_keys=True, ensure_ascii=False, default=str)
+def _kept_turns(process: Process, turns: list[str], history: int) -> int:
+    """How many of the process's turns serve the request (0: none)."""
+    held = process.turns
+    same = 0
+    for mine, theirs in zip(held, turns[:history], strict=False):
+        if mine != theirs:
+            break
+        same += 1
+    if same == len(held):
+        return same  # it holds a beginning of the history: nothing to cut
+    # Cut back to the latest user turn within the shared beginning (the new turn
+    # is sent, never kept: a regenerated answer cuts before its question).
+    return next((i for i in range(same, 0, -1) if process.marks[i] is not None), 0)
+
+
+def combination(request: ChatRequest) -> str:
+    """What a process's setup must share with a request for it to continue a conversation:
+    the ready key (model, system prompt, environment, controls) and the offered tools and their rules."""
+    payload = json.dumps([repr(request.ready_key), repr(request.controls.tools)], ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def turn_digests(turns: list[dict[str, Any]]) -> list[str]:
+    """One digest per turn, the same for a turn however a client repeats it (markers and empty text aside)."""
+    return [_digest(turn) for turn in turns]
+
+
+def _digest(turn: dict[str, Any]) -> str:
+    content = turn.get("content")
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+    canonical = []
+    for block in blocks:
+        if isinstance(block, dict):
+            block = {k: v for k, v in block.items() if k != "cache_control"}
+            if block.get("type") == "text" and not block.get("text"):
+                continue  # LiteLLM writes an empty assistant content as nothing, or as an empty text block
+        canonical.append(block)
+    payload = json.dumps([turn.get("role"), canonical], sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()

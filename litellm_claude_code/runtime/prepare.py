@@ -80,17 +80,31 @@ class Preparation:
 
     async def _rewind(self, client: Client, process: Process) -> None:
         """Empty the process of the conversation it holds (``rewind_conversation``, confirmed)."""
+        await self._rewind_to(client, process, process.first_uuid)
+        process.emptied()
+
+    async def cut(self, process: Process, keep: int) -> None:
+        """Cut the conversation a live process holds back to its first ``keep`` turns (issue 19).
+
+        ``rewind_conversation`` drops the user turn it targets and everything after
+        it; what stays is what the process had sent upstream before, so the
+        conversation's cached prefix stays valid.
+        """
+        assert process.client is not None, "a live process is connected"
+        await self._rewind_to(process.client, process, process.marks[keep])
+        process.cut(keep)
+
+    async def _rewind_to(self, client: Client, process: Process, target: str | None) -> None:
         rewound = await self._control(
             client,
             {
                 "subtype": "rewind_conversation",
-                "target_message_uuid": process.first_uuid,
+                "target_message_uuid": target,
                 "last_seen_user_message_uuid": process.last_uuid,
             },
         )
         if rewound.get("rewound") is not True:
             raise ControlError(f"rewind_conversation answered {rewound!r}")
-        process.first_uuid = process.last_uuid = None
 
     async def cold(self, request: ChatRequest, spec: Spec, turns: list[dict[str, Any]] | None) -> Process:
         """A process started for this request alone, with all its options (resuming ``turns``)."""

@@ -15,7 +15,7 @@ import shutil
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -54,13 +54,41 @@ class Process:
     last_uuid: str | None = None  # the latest one
     last_used: float = 0.0
     idle_timeout: float = 300.0
+    # What it holds, once kept (live.Live): how it was set up, a digest per turn
+    # (live.turn_digests), and per turn the uuid of the user frame where
+    # rewind_conversation may cut it back (None: an assistant turn, or tool
+    # results, which must stay with their calls).
+    combination: str | None = None
+    turns: list[str] = field(default_factory=list)
+    marks: list[str | None] = field(default_factory=list)
 
-    def start_turn(self, prompt_uuid: str, first_fed: str | None) -> None:
-        """A request's turn begins: ``first_fed`` the first user frame of history fed before it."""
+    def start_turn(self, fed: list[dict[str, Any]], prompt: dict[str, Any]) -> None:
+        """A request's turn begins: ``fed`` the frames of history fed before its ``prompt`` frame."""
         if self.first_uuid is None:  # empty (new, or rewound for another conversation)
             self.conversations += 1
-        self.first_uuid = self.first_uuid or first_fed or prompt_uuid
-        self.last_uuid = prompt_uuid
+            self.turns, self.marks = [], []
+        users = [frame["uuid"] for frame in [*fed, prompt] if frame["type"] == "user"]
+        self.first_uuid = self.first_uuid or users[0]
+        self.last_uuid = prompt["uuid"]
+        self.marks += [_mark(frame) for frame in [*fed, prompt]]
+
+    def cut(self, keep: int) -> None:
+        """It was rewound to hold only its first ``keep`` turns."""
+        del self.turns[keep:], self.marks[keep:]
+        self.last_uuid = next((m for m in reversed(self.marks) if m is not None), self.first_uuid)
+
+    def emptied(self) -> None:
+        """It was rewound to hold nothing."""
+        self.first_uuid = self.last_uuid = None
+        self.turns, self.marks = [], []
+
+
+def _mark(frame: dict[str, Any]) -> str | None:
+    if frame["type"] != "user":
+        return None
+    content = frame["message"]["content"]
+    answers = isinstance(content, list) and any(b.get("type") == "tool_result" for b in content)
+    return None if answers else str(frame["uuid"])
 
 
 @dataclass(frozen=True)

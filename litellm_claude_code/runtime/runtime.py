@@ -52,7 +52,7 @@ import claude_agent_sdk as sdk
 from ..request import ChatRequest
 from . import sessions
 from .choose import Chooser
-from .live import Live, conversation_key
+from .live import Live, combination, turn_digests
 from .options import build_options
 from .prepare import Attach, Connect, Control, Preparation
 from .process import ControlError, Process, Spec, abandon, attach, connect, control, dispose, log_stderr, rss_mib, spawn
@@ -66,6 +66,8 @@ __all__ = ["ControlError", "Process", "Runtime", "Spec", "one_shot", "seeded_onc
 REAP_INTERVAL_SECONDS = 5.0
 
 T = TypeVar("T")
+# The assistant turn a process holds after a turn (translate.stream.Outcome.held), or None.
+Held = list[dict[str, Any]] | None
 
 
 class Runtime:
@@ -95,12 +97,12 @@ class Runtime:
         self._chooser = Chooser(self._live, self._spares, preparation, self.dispose, self.stats)
         atexit.register(self.abandon)
 
-    async def run(self, request: ChatRequest, reply: Callable[[], str | None]) -> AsyncGenerator[sdk.Message, None]:
+    async def run(self, request: ChatRequest, reply: Callable[[], Held]) -> AsyncGenerator[sdk.Message, None]:
         """The SDK messages of the request's turn on a process of this runtime.
 
-        ``reply`` tells, once the turn is over, the whole reply when the
-        process now holds exactly it (the translator's ``Outcome.reply``);
-        otherwise the process is disposed of.
+        ``reply`` tells, once the turn is over, the assistant turn when the
+        process now holds exactly what the client was sent (the translator's
+        ``Outcome.held``); otherwise the process is disposed of.
         """
         deadline = Deadline.after(request.timeout)
         spec = spare_spec(request)
@@ -110,7 +112,7 @@ class Runtime:
             taken, history = await _within(deadline, self._chooser.take(request, spec))
             process = taken
             prompt = user_message(request.conversation.prompt)
-            taken.start_turn(prompt["uuid"], _first_user(history))
+            taken.start_turn(history, prompt)
             assert taken.client is not None, "a taken process is connected"
             turn = run_turn(taken.client, prompt, taken.cwd, deadline, history)
             async with aclosing(turn) as messages:
@@ -123,14 +125,17 @@ class Runtime:
                 # process must be kept or go all the same.
                 await asyncio.shield(self._give_back(request, spec, process, reply()))
 
-    async def _give_back(self, request: ChatRequest, spec: Spec, process: Process, reply: str | None) -> None:
+    async def _give_back(self, request: ChatRequest, spec: Spec, process: Process, reply: Held) -> None:
         if self._keeps_spares:
             self._spares.replenish(spec, request.settings.pool_size)
-        if reply is None or self._live.retired(process):
+        held = request.held_turns(reply) if reply is not None else []
+        process.marks.append(None)  # the assistant turn
+        if reply is None or len(process.marks) != len(held) or self._live.retired(process):
             await self.dispose(process)
             return
         sessions.remove_project(process.config_dir, process.cwd)
-        self._live.keep(conversation_key(request, request.held_turns(reply)), process, spec, request.settings)
+        process.combination, process.turns = combination(request), turn_digests(held)
+        self._live.keep(process, spec, request.settings)
         self._start_reaper()
 
     async def prewarm(self, request: ChatRequest, count: int) -> None:
@@ -218,10 +223,6 @@ async def _within(deadline: Deadline, work: Awaitable[T]) -> T:
             return await work
     except TimeoutError:
         raise deadline.passed() from None
-
-
-def _first_user(frames: list[dict[str, Any]]) -> str | None:
-    return next((f["uuid"] for f in frames if f["type"] == "user"), None)
 
 
 async def one_shot(query: QueryFunction, request: ChatRequest) -> AsyncGenerator[sdk.Message, None]:

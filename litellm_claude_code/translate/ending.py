@@ -39,10 +39,14 @@ class Ending:
         self.complete = True
 
     @property
-    def clean(self) -> bool:
-        """The query's result says the model ended its turn itself, without an error."""
+    def settled(self) -> str | None:
+        """How the turn ended when it ended well: ``end_turn`` (the model ended it) or
+        ``tool_deferred`` (its tool calls went to the client); None otherwise."""
         result = self.result
-        return result is not None and not result.is_error and (result.stop_reason or "end_turn") == "end_turn"
+        if result is None or result.is_error:
+            return None
+        end = result.stop_reason or "end_turn"
+        return end if end in ("end_turn", DEFERRED_STOP_REASON) else None
 
     def finish_reason(self, cut: bool) -> str:
         """OpenAI's finish reason: a stop sequence ``cut`` the text, else upstream's last word."""

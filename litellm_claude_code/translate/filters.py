@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import claude_agent_sdk as sdk
 from litellm.types.utils import Delta
@@ -68,10 +68,12 @@ class ToolCallLimit:
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
+        self.dropped = False  # calls went no further: the process holds more than the client saw
 
     def feed(self, delta: Delta) -> list[Delta]:
         if delta.tool_calls:
             calls = [call for call in delta.tool_calls if (call.index or 0) < self._limit]
+            self.dropped = self.dropped or len(calls) < len(delta.tool_calls)
             delta.tool_calls = calls or None
         return _kept(delta)
 
@@ -182,7 +184,7 @@ class StopSequences:
 
 
 class ReplyRecorder:
-    """What the client was sent, to tell whether the process now holds exactly that reply.
+    """What the client was sent, to tell whether the process now holds exactly that assistant turn.
 
     ``exact`` says the filters before it pass the model's text unchanged (no
     stop sequences, no JSON output): only then can the client's next request
@@ -192,22 +194,51 @@ class ReplyRecorder:
     def __init__(self, exact: bool) -> None:
         self._exact = exact
         self._text: list[str] = []
-        self._text_only = True
+        self._reasoned = False
+        self._calls: dict[int, dict[str, str]] = {}  # by index: id, name, arguments so far
+        self.dropped = False  # a filter before it held back some of the model's tool calls
 
     def feed(self, delta: Delta) -> list[Delta]:
         self._text.append(delta.content or "")
-        self._text_only = self._text_only and not (getattr(delta, "reasoning_content", None) or delta.tool_calls)
+        self._reasoned = self._reasoned or bool(getattr(delta, "reasoning_content", None))
+        for call in delta.tool_calls or []:
+            known = self._calls.setdefault(call.index or 0, {"id": "", "name": "", "arguments": ""})
+            function = getattr(call, "function", None)  # a custom tool call has none
+            known["id"] = call.id or known["id"]
+            known["name"] = (function.name if function else None) or known["name"]
+            known["arguments"] += (function.arguments if function else None) or ""
         return [delta]
 
     def flush(self, result: sdk.ResultMessage | None) -> list[Delta]:
         return []
 
-    def reply(self, clean: bool) -> str | None:
-        """The whole reply after a ``clean`` end, when it was uncut plain text; else None.
+    def held(self, end: str | None) -> list[dict[str, Any]] | None:
+        """The assistant turn the process now holds, as the client's next request repeats it; else None.
 
-        Reasoning, tool calls, a stop sequence or JSON output leave a session
-        whose history the client cannot resend as is.
+        ``end`` is how the turn ended: ``end_turn`` (the model ended it: plain
+        text) or ``tool_deferred`` (its tool calls went to the client, whose
+        results the process can take as its next turn, issue 19); None for any
+        other end. Reasoning, a stop sequence, JSON output or tool calls held
+        back leave a session whose history the client cannot resend as is.
         """
-        if not clean or not self._exact or not self._text_only:
+        if not self._exact or self._reasoned or self.dropped:
             return None
-        return "".join(self._text)
+        text = "".join(self._text)
+        if end == "end_turn" and not self._calls:
+            return [{"type": "text", "text": text}]
+        if end != "tool_deferred" or not self._calls:
+            return None
+        uses = [_tool_use(call) for _, call in sorted(self._calls.items())]
+        if any(use is None for use in uses):
+            return None
+        return [*([{"type": "text", "text": text}] if text else []), *(u for u in uses if u is not None)]
+
+
+def _tool_use(call: dict[str, str]) -> dict[str, Any] | None:
+    try:
+        arguments = json.loads(call["arguments"] or "{}")
+    except json.JSONDecodeError:
+        return None
+    if not call["id"] or not isinstance(arguments, dict):
+        return None
+    return {"type": "tool_use", "id": call["id"], "name": call["name"], "input": arguments}

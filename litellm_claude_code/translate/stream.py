@@ -22,7 +22,7 @@ from typing import Any
 
 import claude_agent_sdk as sdk
 from litellm.llms.anthropic.chat.handler import ModelResponseIterator
-from litellm.types.utils import Delta, ModelResponseStream, ServerToolUse
+from litellm.types.utils import Delta, ModelResponseStream, ServerToolUse, Usage
 
 from ..errors import Failed, Failure
 from .chunks import ChunkMaker
@@ -48,9 +48,11 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the answer left behind: ``reply`` is the whole reply when the process now holds exactly it, else None."""
+    """What the answer left behind: ``held`` is the assistant turn (Anthropic content blocks, the
+    client's tool names) when the process now holds exactly what the client was sent, else None."""
 
-    reply: str | None
+    held: list[dict[str, Any]] | None
+    usage: Usage | None = None  # the answer's token counts, as its usage chunk carries them
 
 
 class StreamTranslator:
@@ -85,8 +87,9 @@ class StreamTranslator:
         # With search on, the model's WebSearch calls are run by Claude Code and
         # its results turn the answer's links into citations (search.Sources).
         self._sources = Sources() if search else None
+        self._limit = None if max_tool_calls is None else ToolCallLimit(max_tool_calls)
         filters: list[Filter] = [HiddenToolCalls(frozenset({SEARCH_TOOL})), ClientNames(names)] if search else []
-        filters += [] if max_tool_calls is None else [ToolCallLimit(max_tool_calls)]
+        filters += [] if self._limit is None else [self._limit]
         filters += [JsonOutput()] if json_output else [self._stops] if self._stops else []
         filters += [Citations(self._sources)] if self._sources is not None else []
         self._filters = Chain([*filters, self._recorder])
@@ -134,7 +137,8 @@ class StreamTranslator:
         if searches:
             usage.server_tool_use = ServerToolUse(web_search_requests=searches)
         chunks = [self._chunks.usage(usage), self._chunks.finish(reason)]
-        return chunks, Outcome(self._recorder.reply(self._ending.clean))
+        self._recorder.dropped = self._limit is not None and self._limit.dropped
+        return chunks, Outcome(self._recorder.held(self._ending.settled), usage)
 
     def _searches(self) -> int:
         """Web searches the answer made: the result's count per model, else the tool results'."""

@@ -3,7 +3,9 @@
 At every round the mock checks what reached the model: the client's own tools,
 by name with their schemas (the round carrying tool results included), every
 earlier round's results as ``tool_result`` blocks of a real user turn, and no
-text the client did not send.
+text the client did not send. And, with the mock's prompt cache on, that each
+round continues the previous one on its process (issue 19): every request
+extends the previous one and reads from the cache all the previous one wrote.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 
 from tests.anthropic_mock import MockAnthropic, Recorded, Reply
 
+from .cache_check import assert_each_extends_the_previous
 from .harness import Proxy
 
 pytestmark = pytest.mark.e2e
@@ -49,6 +52,7 @@ FINAL = "Paris is sunny, Oslo snowy; Atlantis does not exist."
 
 
 def _script(mock: MockAnthropic) -> None:
+    mock.enable_prompt_cache()
     for calls in ROUNDS:
         uses = [{"id": i, "name": f"mcp__client__{n}", "input": a} for i, n, a in calls]
         mock.script(Reply(chunks=["Checking."], tool_uses=uses, stop_reason="tool_use"))
@@ -132,6 +136,7 @@ def test_chat_completions_three_round_loop(
     assert (text, calls, finish) == (FINAL, [], "stop")
     _check_round(mock.requests[-1], len(ROUNDS))
     assert len(mock.requests) == len(ROUNDS) + 1
+    assert_each_extends_the_previous(mock.requests)
     _assert_clean_log(proxy, offset)
 
 
@@ -169,13 +174,14 @@ def test_responses_three_round_loop(client: openai.OpenAI, mock: MockAnthropic, 
         _check_round_responses(mock.requests[-1], done)
         calls = [o for o in response.output if o.type == "function_call"]
         assert [(c.call_id, c.name, json.loads(c.arguments)) for c in calls] == expected
-        for c in calls:
-            items.append({"type": "function_call", "call_id": c.call_id, "name": c.name, "arguments": c.arguments})
+        # The whole output goes back, as agent SDKs send it: the text with the calls.
+        items += [o.model_dump(exclude_none=True) for o in response.output]
         for c in calls:
             items.append({"type": "function_call_output", "call_id": c.call_id, "output": RESULTS[c.call_id]})
     response = client.responses.create(model="sonnet", input=items, tools=tools)
     assert response.output_text == FINAL
     _check_round_responses(mock.requests[-1], len(ROUNDS))
+    assert_each_extends_the_previous(mock.requests)
     _assert_clean_log(proxy, offset)
 
 
@@ -221,4 +227,5 @@ def test_messages_three_round_loop(proxy: Proxy, mock: MockAnthropic, stream: bo
     final = ask()
     assert [b.text for b in final.content if b.type == "text"] == [FINAL]
     _check_round(mock.requests[-1], len(ROUNDS))
+    assert_each_extends_the_previous(mock.requests)
     _assert_clean_log(proxy, offset)

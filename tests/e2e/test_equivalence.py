@@ -126,7 +126,7 @@ async def _spare(request: ChatRequest) -> None:
 def _reused(warm_up: ChatRequest) -> Callable[[ChatRequest], Any]:
     async def run(request: ChatRequest) -> None:
         runtime = rt.Runtime(spares=False)
-        await _drain(runtime.run(warm_up, lambda: "ok"))  # an unrelated conversation first
+        await _drain(runtime.run(warm_up, lambda: [{"type": "text", "text": "ok"}]))  # an unrelated conversation first
         await _drain(runtime.run(request, lambda: None))
         assert runtime.stats["reused"] == 1
         await runtime.close()

@@ -1,10 +1,12 @@
 """Isolation and faults on reused processes (issue 11), through the real proxy.
 
 500 conversations, each with its own system prompt, model and canary word, at
-concurrency 4, continuations and edited histories among them: every upstream
-request carries one conversation's canary only, its system prompt and its
-model, although a few processes serve them all. A reused process whose turn
-failed upstream, timed out or was cut off by the client is never used again.
+concurrency 4, continuations, edited histories, agent-loop rounds, regenerated
+answers and edited last turns among them (issue 19): every upstream request
+carries one conversation's canary only, its system prompt and its model,
+although a few processes serve them all, and every round of tool results goes
+to the process that asked for them. A reused process whose turn failed
+upstream, timed out or was cut off by the client is never used again.
 """
 
 from __future__ import annotations
@@ -39,18 +41,52 @@ def _session_of(recorded: Recorded) -> str:
     return str(json.loads(recorded.body["metadata"]["user_id"])["session_id"])
 
 
+USE_TOOL = "USE_TOOL"
+TOOLS = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}]
+STEPS = ("new", "continue", "call", "result", "edit", "continue", "regenerate", "edit-last")
+
+
+def _newest_user_text(body: dict[str, Any]) -> str:
+    users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
+    content = users[-1]["content"] if users else ""
+    return content if isinstance(content, str) else " ".join(b.get("text", "") for b in content)
+
+
+def _answers_tool_calls(body: dict[str, Any]) -> bool:
+    users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
+    content = users[-1]["content"] if users else ""
+    return isinstance(content, list) and any(b.get("type") == "tool_result" for b in content)
+
+
+def _answer(body: dict[str, Any]) -> Reply | None:
+    """A tool call when the newest user turn asks for one (the mock's responder)."""
+    if USE_TOOL not in _newest_user_text(body):
+        return None
+    use = {"id": f"toolu_{uuid.uuid4().hex[:16]}", "name": "mcp__client__lookup", "input": {}}
+    return Reply(chunks=[REPLY], tool_uses=[use], stop_reason="tool_use")
+
+
 class Worker:
-    """One client's sequence: new conversations, continued ones, edited ones."""
+    """One client's sequence: new conversations, continued, edited, agent-loop rounds, regenerated."""
 
     def __init__(self, index: int) -> None:
         self.index = index
         self.sent: list[tuple[str, str]] = []  # (canary, model alias) per request
-        self.messages: list[dict[str, str]] = []
+        self.messages: list[dict[str, Any]] = []
         self.canary = ""
         self.model = "sonnet"
 
+    @property
+    def tools(self) -> bool:
+        """Half the workers run agent loops; the others plain chat (whose processes are reused)."""
+        return self.index % 2 == 1
+
+    def kind(self, step: int) -> str:
+        kind = STEPS[step % len(STEPS)]
+        return "continue" if kind in ("call", "result") and not self.tools else kind
+
     def next_body(self, step: int) -> dict[str, Any]:
-        kind = ("new", "continue", "edit", "new", "continue")[step % 5]
+        kind = self.kind(step)
         if kind == "new" or not self.messages:
             self.canary = f"CANARY{uuid.uuid4().hex[:12]}"
             self.model = list(MODELS)[(self.index + step) % len(MODELS)]
@@ -59,13 +95,29 @@ class Worker:
                 {"role": "user", "content": f"hello {self.canary}"},
             ]
         elif kind == "continue":
-            self.messages = [*self.messages, {"role": "assistant", "content": REPLY}]
             self.messages.append({"role": "user", "content": f"and then {self.canary} {step}"})
-        else:  # an edited history: the last answer rewritten by the client
-            self.messages = [*self.messages, {"role": "assistant", "content": f"edited {self.canary}"}]
+        elif kind == "call":
+            self.messages.append({"role": "user", "content": f"{USE_TOOL} for {self.canary} {step}"})
+        elif kind == "result":
+            calls = self.messages[-1].get("tool_calls") or []
+            for call in calls:
+                self.messages.append({"role": "tool", "tool_call_id": call["id"], "content": f"{self.canary} result"})
+        elif kind == "edit":  # the last answer rewritten by the client
+            self.messages[-1] = {"role": "assistant", "content": f"edited {self.canary}"}
             self.messages.append({"role": "user", "content": f"after the edit {self.canary}"})
+        elif kind == "regenerate":  # the last answer asked for again
+            self.messages.pop()
+        else:  # the last question edited
+            self.messages[-2:] = [{"role": "user", "content": f"edited question {self.canary} {step}"}]
         self.sent.append((self.canary, self.model))
-        return {"model": self.model, "messages": self.messages}
+        body: dict[str, Any] = {"model": self.model, "messages": self.messages}
+        return {**body, "tools": TOOLS} if self.tools else body
+
+    def answered(self, message: dict[str, Any]) -> None:
+        kept = {"role": "assistant", "content": message.get("content")}
+        if message.get("tool_calls"):
+            kept["tool_calls"] = message["tool_calls"]
+        self.messages.append(kept)
 
 
 async def _run_workers(proxy: Proxy) -> list[Worker]:
@@ -78,7 +130,10 @@ async def _run_workers(proxy: Proxy) -> list[Worker]:
                 f"{proxy.url}/v1/chat/completions", headers=headers, json=worker.next_body(step)
             )
             assert response.status_code == 200, response.text
-            assert response.json()["choices"][0]["message"]["content"] == REPLY
+            message = response.json()["choices"][0]["message"]
+            assert message["content"] == REPLY
+            assert bool(message.get("tool_calls")) is (worker.kind(step) == "call")
+            worker.answered(message)
 
     async with httpx.AsyncClient(timeout=120) as client:
         await asyncio.gather(*(run(w, client) for w in workers))
@@ -87,9 +142,11 @@ async def _run_workers(proxy: Proxy) -> list[Worker]:
 
 def test_500_conversations_on_reused_processes_stay_apart(proxy: Proxy, mock: MockAnthropic) -> None:
     mock.default = Reply(chunks=[REPLY])
+    mock.responder = _answer
     try:
         workers = asyncio.run(_run_workers(proxy))
     finally:
+        mock.responder = None
         mock.default = Reply()
     models = {canary: model for w in workers for canary, model in w.sent}
     expected = Counter(canary for w in workers for canary, _ in w.sent)
@@ -106,9 +163,22 @@ def test_500_conversations_on_reused_processes_stay_apart(proxy: Proxy, mock: Mo
         assert MODELS[models[canary]] in recorded.body["model"]
         assert all(t["content"] for t in recorded.turns())
     assert seen == expected
-    # Served by a few processes, each reused for many conversations.
+    # Each round of tool results went to the process that asked for them (its Claude Code session).
+    rounds = 0
+    for index, recorded in enumerate(mock.requests):
+        if not _answers_tool_calls(recorded.body):
+            continue
+        [canary] = set(CANARY.findall(json.dumps(recorded.body)))
+        asked = [r for r in mock.requests[:index] if canary in json.dumps(r.body)][-1]
+        assert USE_TOOL in _newest_user_text(asked.body)
+        assert _session_of(recorded) == _session_of(asked)
+        rounds += 1
+    assert rounds == sum(w.kind(step) == "result" for w in workers for step in range(CONVERSATIONS // WORKERS))
+    # Plain chat served by a few processes, each reused for many conversations; a conversation
+    # with tools has a process of its own (its MCP server and hooks are that conversation's).
     sessions = Counter(_session_of(r) for r in mock.requests)
-    assert len(sessions) <= 40, len(sessions)
+    with_tools = sum(w.kind(step) == "new" and w.tools for w in workers for step in range(CONVERSATIONS // WORKERS))
+    assert len(sessions) <= with_tools + 20, (len(sessions), with_tools)
 
 
 # A deployment no other test here uses: its one idle process is the one every new conversation reuses.

@@ -98,14 +98,32 @@ def _metric(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
+def _tokens(text: str, kind: str) -> float:
+    """``claude_code_tokens_total`` of the kind, summed over deployments."""
+    lines = [line for line in text.splitlines() if line.startswith("claude_code_tokens_total{")]
+    return sum(float(line.rpartition(" ")[2]) for line in lines if f'kind="{kind}"' in line)
+
+
 def test_metrics_show_quota_processes_and_outcomes(proxy: Proxy, mock: MockAnthropic) -> None:
-    mock.default = Reply(headers=unified("allowed", 0.63, 0.29, reset_in=1800))
+    headers = {"Authorization": f"Bearer {proxy.master_key}"}  # /metrics needs a key (LiteLLM's default)
+    before = httpx.get(f"{proxy.url}/metrics/", headers=headers, timeout=30).text
+    mock.default = Reply(
+        headers=unified("allowed", 0.63, 0.29, reset_in=1800),
+        input_tokens=7,
+        cache_read_input_tokens=300,
+        cache_creation_input_tokens=40,
+        output_tokens=5,
+    )
     try:
         assert post_chat(proxy, "opus").status_code == 200
     finally:
         mock.default = Reply()
-    headers = {"Authorization": f"Bearer {proxy.master_key}"}  # /metrics needs a key (LiteLLM's default)
     text = httpx.get(f"{proxy.url}/metrics/", headers=headers, timeout=30).text
+    # Token counters per deployment and kind (issue 19): this answer's counts added.
+    added = {
+        kind: _tokens(text, kind) - _tokens(before, kind) for kind in ("input", "cache_read", "cache_write", "output")
+    }
+    assert added == {"input": 7, "cache_read": 300, "cache_write": 40, "output": 5}
     assert _metric(text, "claude_code_quota_utilization", model="opus", window="5h") == 0.63
     assert _metric(text, "claude_code_quota_utilization", model="opus", window="7d") == 0.29
     assert _metric(text, "claude_code_quota_status", model="opus", status="allowed") == 1.0

@@ -14,7 +14,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.anthropic_mock import MockAnthropic, Reply
+from tests.prompt_cache import shared_prefix
 
+from .cache_check import uncached
 from .harness import Proxy, module_proxy
 
 pytestmark = pytest.mark.e2e
@@ -110,3 +112,52 @@ def test_new_conversations_reuse_one_process_each_with_only_its_own_turns(
         prompt = " ".join(b["text"] for b in body["system"])
         assert system["content"] in prompt
         assert all(other["content"] not in json.dumps(body) for other in systems if other is not system)
+
+
+def _conversation(client: openai.OpenAI, mock: MockAnthropic) -> list[dict[str, Any]]:
+    """Two answered turns of a new conversation, with the mock's prompt cache on."""
+    mock.enable_prompt_cache()
+    messages: list[dict[str, Any]] = [_system()]
+    for index in range(2):
+        mock.script(Reply(chunks=[f"Answer {index}."]))
+        messages.append({"role": "user", "content": f"question {index}"})
+        reply = client.chat.completions.create(model="sonnet", messages=messages).choices[0].message.content
+        messages.append({"role": "assistant", "content": reply})
+    return messages
+
+
+def test_a_regenerated_answer_is_asked_again_on_the_process_holding_it(
+    proxy: Proxy, client: openai.OpenAI, mock: MockAnthropic
+) -> None:
+    messages = _conversation(client, mock)
+    mock.script(Reply(chunks=["Answer 1, again."]))
+    events = _served_by(proxy, lambda: client.chat.completions.create(model="sonnet", messages=messages[:-1]))
+    assert events["rewound"] == 1, events  # cut back before "question 1", which is asked again
+    before, again = mock.requests[-2], mock.requests[-1]
+    # The same request as the first time it was asked (issue 19): all of it read from the cache.
+    assert again.body["messages"] == before.body["messages"]
+    assert again.usage is not None
+    assert before.usage is not None
+    assert again.usage["cache_read_input_tokens"] == before.usage["cache_read_input_tokens"] + uncached(before)
+    assert _session_of(again.body) == _session_of(before.body)
+
+
+def test_an_edited_last_turn_is_asked_on_the_process_cut_back_before_it(
+    proxy: Proxy, client: openai.OpenAI, mock: MockAnthropic
+) -> None:
+    messages = _conversation(client, mock)
+    edited = [*messages[:-2], {"role": "user", "content": "question 1, edited"}]
+    events = _served_by(proxy, lambda: client.chat.completions.create(model="sonnet", messages=edited))
+    assert events["rewound"] == 1, events
+    first, second, edit = mock.requests[-3], mock.requests[-2], mock.requests[-1]
+    assert _turns(edit.body) == [("user", "question 0"), ("assistant", "Answer 0."), ("user", "question 1, edited")]
+    assert "question 1 " not in json.dumps(edit.body)
+    assert '"question 1"' not in json.dumps(edit.body)
+    # It repeats the second request up to the edited turn, and reads from the cache all the first
+    # request wrote (a process that had kept the conversation reads no more: nothing was written
+    # between the first answer and the edited turn).
+    same, _ = shared_prefix(second.body, edit.body)
+    assert same >= shared_prefix(first.body, second.body)[0]
+    assert edit.usage is not None
+    assert first.usage is not None
+    assert edit.usage["cache_read_input_tokens"] == first.usage["cache_read_input_tokens"] + uncached(first)

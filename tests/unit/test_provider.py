@@ -32,12 +32,14 @@ ANSWER = [
 class FakeRuntime:
     """Serves the scripted messages and, like the runtime, asks for the reply when the turn closes."""
 
-    def __init__(self, messages: list[Any], replies: list[str | None]) -> None:
+    def __init__(self, messages: list[Any], replies: list[list[dict[str, Any]] | None]) -> None:
         self.loop = asyncio.get_running_loop()
         self.messages = messages
         self.replies = replies
 
-    async def run(self, request: ChatRequest, reply: Callable[[], str | None]) -> AsyncGenerator[Any, None]:
+    async def run(
+        self, request: ChatRequest, reply: Callable[[], list[dict[str, Any]] | None]
+    ) -> AsyncGenerator[Any, None]:
         try:
             for message in self.messages:
                 yield message
@@ -48,7 +50,7 @@ class FakeRuntime:
         pass
 
 
-def _provider(messages: list[Any], replies: list[str | None]) -> ClaudeCodeProvider:
+def _provider(messages: list[Any], replies: list[list[dict[str, Any]] | None]) -> ClaudeCodeProvider:
     # a fake with the runtime's run, loop and abandon, made in the request's loop
     make = lambda: FakeRuntime(messages, replies)  # noqa: E731
     return ClaudeCodeProvider(environ={}, runtime=make, pooling=True)  # type: ignore[arg-type]
@@ -56,7 +58,7 @@ def _provider(messages: list[Any], replies: list[str | None]) -> ClaudeCodeProvi
 
 def _serve(
     messages: list[Any],
-    replies: list[str | None],
+    replies: list[list[dict[str, Any]] | None],
     read: int | None = None,
     provider: ClaudeCodeProvider | None = None,
     **kwargs: Any,
@@ -80,14 +82,14 @@ def _serve(
 
 
 def test_a_clean_plain_answer_tells_its_reply() -> None:
-    replies: list[str | None] = []
+    replies: list[list[dict[str, Any]] | None] = []
     chunks = _serve([*ANSWER, result()], replies)
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
-    assert replies == ["Hello"]
+    assert replies == [[{"type": "text", "text": "Hello"}]]
 
 
 def test_a_client_gone_mid_stream_leaves_no_reply() -> None:
-    replies: list[str | None] = []
+    replies: list[list[dict[str, Any]] | None] = []
     assert len(_serve([*ANSWER, result()], replies, read=1)) == 1
     assert replies == [None]
 
@@ -100,7 +102,7 @@ def test_a_client_gone_mid_stream_leaves_no_reply() -> None:
     ],
 )
 def test_a_failure_leaves_no_reply_and_is_mapped_at_the_provider(end: list[Any], exception: type[Exception]) -> None:
-    replies: list[str | None] = []
+    replies: list[list[dict[str, Any]] | None] = []
     with pytest.raises(exception) as caught:
         _serve([*ANSWER, *end], replies)
     assert getattr(caught.value, "model", None) == "sonnet"
@@ -108,7 +110,7 @@ def test_a_failure_leaves_no_reply_and_is_mapped_at_the_provider(end: list[Any],
 
 
 def test_every_request_is_counted_once_by_its_status() -> None:
-    replies: list[str | None] = []
+    replies: list[list[dict[str, Any]] | None] = []
     script = [*ANSWER, result()]  # what the provider's runtimes serve, changed in place below
     provider = _provider(script, replies)
     _serve([], replies, provider=provider)  # answered

@@ -154,5 +154,6 @@ def ask(text: str, system: str = "Be terse.") -> list[dict[str, Any]]:
 
 
 async def serve(runtime: Runtime, chat: ChatRequest, reply: str | None = "ok") -> list[Any]:
-    async with contextlib.aclosing(runtime.run(chat, lambda: reply)) as messages:
+    held = None if reply is None else [{"type": "text", "text": reply}]
+    async with contextlib.aclosing(runtime.run(chat, lambda: held)) as messages:
         return [m async for m in messages]

@@ -9,11 +9,13 @@ import claude_agent_sdk as sdk
 import pytest
 
 from litellm_claude_code.runtime import live
-from litellm_claude_code.runtime.live import Live, conversation_key
+from litellm_claude_code.runtime.live import Live, combination, turn_digests
 from litellm_claude_code.runtime.process import Process, Spec
 from litellm_claude_code.settings import DeploymentSettings
 
 from .fakes import ask, request
+
+TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
 
 
 def spec(key: Hashable = "k", idle_timeout: float = 300.0) -> Spec:
@@ -37,13 +39,57 @@ def make(rss: float = 200.0) -> tuple[Live, Clock, list[Process]]:
     return Live(clock, lambda process: rss, discarded.append), clock, discarded
 
 
-def test_a_kept_process_is_found_by_its_conversation_once(tmp_path: Path) -> None:
+def holding(tmp_path: Path, name: str, turns: list[str], combination: str = "setup") -> Process:
+    """A kept process holding ``turns`` (digests); user turns (even places) are marked as cut points
+    unless named "result" (tool results stay with their calls)."""
+    held = process(tmp_path, name)
+    held.combination, held.turns = combination, list(turns)
+    held.marks = [None if i % 2 or turn == "result" else f"uuid-{name}-{i}" for i, turn in enumerate(turns)]
+    return held
+
+
+@pytest.mark.parametrize(
+    ("asked", "history", "keep"),
+    [
+        (["u1", "a1", "u2"], 2, 2),  # continued: it holds the whole history
+        (["u1", "a1", "u2", "a2", "u3"], 4, 2),  # turns it never saw (served elsewhere) are fed to it
+        (["u1", "a1", "u2 edited"], 2, 2),  # the last turn edited: it already holds just the history
+        (["u1", "x1", "u2"], 2, 0),  # differs in the first answer: no user turn to cut at keeps u1
+        (["u0"], 0, 0),  # a new conversation
+    ],
+    ids=["continued", "fed-the-rest", "edited-new-turn", "differs-early", "new"],
+)
+def test_a_process_holding_two_turns_serves_what_extends_them(
+    tmp_path: Path, asked: list[str], history: int, keep: int
+) -> None:
     kept, _, _ = make()
-    one = process(tmp_path, "one")
-    kept.keep("conversation", one, spec(), DeploymentSettings(pool_size=2))
-    assert kept.pop("other") is None
-    assert kept.pop("conversation") is one
-    assert kept.pop("conversation") is None
+    one = holding(tmp_path, "one", ["u1", "a1"])
+    kept.keep(one, spec(), DeploymentSettings(pool_size=2))
+    found = kept.take_longest("setup", asked, history)
+    assert found == ((one, keep) if keep else None)
+    assert kept.processes() == ([] if keep else [one])  # taken once, no longer kept
+
+
+def test_the_longest_beginning_wins_and_a_longer_held_conversation_is_cut_at_a_user_turn(tmp_path: Path) -> None:
+    kept, _, _ = make()
+    settings = DeploymentSettings(pool_size=4)
+    short = holding(tmp_path, "short", ["u1", "a1"])
+    long = holding(tmp_path, "long", ["u1", "a1", "u2", "a2", "u3", "a3"])
+    other = holding(tmp_path, "other", ["u1", "a1", "u2", "a2", "u3", "a3"], combination="tools differ")
+    for each in (short, long, other):
+        kept.keep(each, spec(), settings)
+    # The answer to u3 regenerated: "long" is cut back to before u3 and asked again.
+    assert kept.take_longest("setup", ["u1", "a1", "u2", "a2", "u3"], 4) == (long, 4)
+    assert kept.processes() == [short, other]
+
+
+def test_a_held_conversation_is_never_cut_between_tool_calls_and_their_results(tmp_path: Path) -> None:
+    kept, _, _ = make()
+    loop = holding(tmp_path, "loop", ["u1", "calls", "result", "a2"])
+    kept.keep(loop, spec(), DeploymentSettings(pool_size=2))
+    # The final answer regenerated: the only user turn to cut at before it is u1's... which would
+    # leave nothing held: the results' turn is no cut point, so no process serves it.
+    assert kept.take_longest("setup", ["u1", "calls", "other result"], 2) is None
 
 
 def test_reuse_takes_the_least_recently_kept_reusable_process_of_the_key(tmp_path: Path) -> None:
@@ -52,8 +98,8 @@ def test_reuse_takes_the_least_recently_kept_reusable_process_of_the_key(tmp_pat
     tools = process(tmp_path, "tools", reusable=False)
     other_key = process(tmp_path, "other", key="other")
     older, newer = process(tmp_path, "older"), process(tmp_path, "newer")
-    for name, each in [("a", tools), ("b", other_key), ("c", older), ("d", newer)]:
-        kept.keep(name, each, spec(each.key), settings)
+    for each in [tools, other_key, older, newer]:
+        kept.keep(each, spec(each.key), settings)
     assert kept.take_reusable("k") is older
     assert kept.take_reusable("k") is newer
     assert kept.take_reusable("k") is None  # the tool process is never reused
@@ -64,8 +110,8 @@ def test_idle_processes_beyond_pool_size_go_least_recently_kept_first(tmp_path: 
     kept, _, discarded = make()
     settings = DeploymentSettings(pool_size=2)
     processes = [process(tmp_path, f"p{i}") for i in range(4)]
-    for index, each in enumerate(processes):
-        kept.keep(f"c{index}", each, spec(), settings)
+    for each in processes:
+        kept.keep(each, spec(), settings)
     assert discarded == processes[:2]
     assert kept.processes() == processes[2:]
 
@@ -79,11 +125,11 @@ def test_the_recent_busy_peak_raises_the_idle_cap_within_max_concurrent(tmp_path
         kept.end("k")
     assert kept.busy() == 0
     for index in range(4):
-        kept.keep(f"c{index}", process(tmp_path, f"p{index}"), spec(), settings)
+        kept.keep(process(tmp_path, f"p{index}"), spec(), settings)
     assert len(kept.processes()) == 3
     assert len(discarded) == 1
     clock.now = 301.0  # the peak is older than the idle timeout: back to pool_size
-    kept.keep("late", process(tmp_path, "late"), spec(), settings)
+    kept.keep(process(tmp_path, "late"), spec(), settings)
     assert len(kept.processes()) == 1
 
 
@@ -98,12 +144,12 @@ def test_a_lower_peak_replaces_a_stale_one_only(tmp_path: Path) -> None:
     kept.begin("k")  # one busy now: the peak of three, recent, holds
     kept.end("k")
     for index in range(4):
-        kept.keep(f"c{index}", process(tmp_path, f"p{index}"), spec(), settings)
+        kept.keep(process(tmp_path, f"p{index}"), spec(), settings)
     assert len(kept.processes()) == 3
     clock.now = live.PEAK_SECONDS * 2
     kept.begin("k")  # the peak is stale: one busy is the new peak
     kept.end("k")
-    kept.keep("late", process(tmp_path, "late"), spec(), settings)
+    kept.keep(process(tmp_path, "late"), spec(), settings)
     assert len(kept.processes()) == 1
 
 
@@ -131,15 +177,28 @@ def test_forget_drops_a_process_under_every_conversation_it_is_kept_under(tmp_pa
     kept, _, _ = make()
     one, two = process(tmp_path, "one"), process(tmp_path, "two")
     settings = DeploymentSettings(pool_size=4)
-    kept.keep("a", one, spec(), settings)
-    kept.keep("b", two, spec(), settings)
+    kept.keep(one, spec(), settings)
+    kept.keep(two, spec(), settings)
     kept.forget(one)
     assert kept.processes() == [two]
 
 
-def test_the_conversation_key_is_the_combination_and_every_turn() -> None:
+def test_the_combination_is_the_setup_and_the_offered_tools() -> None:
     chat = request(ask("one"))
-    turns = [{"role": "user", "content": "one"}, {"role": "assistant", "content": "two"}]
-    assert conversation_key(chat, turns) == conversation_key(request(ask("one")), list(turns))
-    assert conversation_key(chat, turns) != conversation_key(chat, turns[:1])
-    assert conversation_key(chat, turns) != conversation_key(request(ask("one"), reasoning_effort="low"), turns)
+    assert combination(chat) == combination(request(ask("other")))
+    assert combination(chat) != combination(request(ask("one"), reasoning_effort="low"))
+    assert combination(chat) != combination(request(ask("one"), tools=[TOOL]))
+    assert combination(request(ask("one"), tools=[TOOL])) != combination(
+        request(ask("one"), tools=[TOOL], tool_choice="required")
+    )
+
+
+def test_a_turn_digest_is_the_same_however_the_client_repeats_it() -> None:
+    calls = [{"type": "tool_use", "id": "t1", "name": "f", "input": {"a": 1, "b": 2}}]
+    assert turn_digests([{"role": "assistant", "content": [{"type": "text", "text": ""}, *calls]}]) == turn_digests(
+        [{"role": "assistant", "content": [{**calls[0], "input": {"b": 2, "a": 1}}]}]
+    )
+    marked = {"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}
+    assert turn_digests([{"role": "user", "content": "hi"}]) == turn_digests([{"role": "user", "content": [marked]}])
+    assert turn_digests([{"role": "user", "content": "hi"}]) != turn_digests([{"role": "assistant", "content": "hi"}])
+    assert turn_digests([{"role": "user", "content": "hi"}]) != turn_digests([{"role": "user", "content": "hi!"}])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 from pathlib import Path
@@ -282,3 +283,112 @@ def test_a_deadline_while_a_spare_is_initialised_disposes_of_it(tmp_path: Path) 
     asyncio.run(scenario())
     assert fakes.transports[0].closed  # stopped, not left running untracked
     assert not (tmp_path / "p0").exists()
+
+
+async def _held(runtime: rt.Runtime, chat: Any, held: list[dict[str, Any]] | None) -> None:
+    async with contextlib.aclosing(runtime.run(chat, lambda: held)) as messages:
+        async for _ in messages:
+            pass
+
+
+CALL = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}
+
+
+def test_the_results_of_tool_calls_go_to_the_process_that_made_them_with_nothing_fed(tmp_path: Path) -> None:
+    """Issue 19: the process that answered with tool calls keeps the conversation for its results."""
+
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path)
+        runtime = fakes.runtime(spares=False)
+        first = ask("weather?")
+        await _held(runtime, request(first, tools=[WEATHER]), [{"type": "text", "text": "Checking."}, CALL])
+        call = {
+            "id": "toolu_1",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+        }
+        results = [
+            *first,
+            {"role": "assistant", "content": "Checking.", "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "toolu_1", "content": "sunny"},
+        ]
+        await serve(runtime, request(results, tools=[WEATHER]))
+        [client] = fakes.clients  # the same process, no other started
+        assert [p[0]["type"] for p in client.prompts()] == ["text", "tool_result"]
+        assert not any(f.get("shouldQuery") is False for f in client.sent)  # nothing fed again
+        assert fakes.controls == []
+        assert runtime.stats["live"] == 1
+        await runtime.close()
+
+    asyncio.run(scenario())
+
+
+def test_tool_results_whose_tools_changed_go_to_another_process(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path)
+        runtime = fakes.runtime(spares=False)
+        first = ask("weather?")
+        await _held(runtime, request(first, tools=[WEATHER]), [CALL])
+        call = {
+            "id": "toolu_1",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+        }
+        results = [
+            *first,
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "toolu_1", "content": "sunny"},
+        ]
+        await serve(runtime, request(results, tools=[WEATHER], tool_choice="required"))
+        assert len(fakes.clients) == 2  # the rules differ: a process set up for them, the history fed
+        assert runtime.stats["live"] == 0
+        await runtime.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("edited", [False, True], ids=["regenerated", "edited"])
+def test_a_conversation_asked_again_from_an_earlier_turn_is_cut_back_to_it(tmp_path: Path, edited: bool) -> None:
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path)
+        runtime = fakes.runtime(spares=False)
+        first = ask("one")
+        await serve(runtime, request(first), reply="answer one")
+        second = [*first, {"role": "assistant", "content": "answer one"}, {"role": "user", "content": "two"}]
+        await serve(runtime, request(second), reply="answer two")
+        [client] = fakes.clients
+        two_uuid = client.sent[-1]["uuid"]
+        again = [*first, {"role": "assistant", "content": "answer one"}, {"role": "user", "content": "two, edited"}]
+        await serve(runtime, request(again if edited else second))
+        assert fakes.controls == [
+            {
+                "subtype": "rewind_conversation",
+                "target_message_uuid": two_uuid,
+                "last_seen_user_message_uuid": two_uuid,
+            }
+        ]
+        assert len(fakes.clients) == 1
+        assert client.prompts()[-1] == [{"type": "text", "text": "two, edited" if edited else "two"}]
+        assert not any(f.get("shouldQuery") is False for f in client.sent)
+        assert runtime.stats["rewound"] == 1
+        await runtime.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_cut_discards_the_process_and_the_request_is_served_elsewhere(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path, rewound=False)
+        runtime = fakes.runtime(spares=False)
+        first = ask("one")
+        await serve(runtime, request(first), reply="answer one")
+        second = [*first, {"role": "assistant", "content": "answer one"}, {"role": "user", "content": "two"}]
+        await serve(runtime, request(second), reply="answer two")
+        await serve(runtime, request(second))
+        assert fakes.clients[0].disconnected
+        assert len(fakes.clients) == 2
+        fed = [f["message"]["content"][0]["text"] for f in fakes.clients[1].sent]
+        assert fed == ["one", "answer one", "two"]
+        await runtime.close()
+
+    asyncio.run(scenario())

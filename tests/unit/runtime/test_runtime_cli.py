@@ -49,7 +49,8 @@ def work_left(tmp_path: Path) -> list[str]:
 
 
 async def _drain(runtime: rt.Runtime, chat: ChatRequest, reply: str | None) -> list[Any]:
-    async with contextlib.aclosing(runtime.run(chat, lambda: reply)) as messages:
+    held = None if reply is None else [{"type": "text", "text": reply}]
+    async with contextlib.aclosing(runtime.run(chat, lambda: held)) as messages:
         return [m async for m in messages]
 
 

@@ -59,11 +59,20 @@ def test_usage_is_the_results_else_the_streamed_messages() -> None:
 
 
 @pytest.mark.parametrize(
-    ("final", "is_error", "clean"),
-    [("end_turn", False, True), (None, False, True), ("max_tokens", False, False), ("end_turn", True, False)],
+    ("final", "is_error", "settled"),
+    [
+        ("end_turn", False, "end_turn"),
+        (None, False, "end_turn"),
+        ("tool_deferred", False, "tool_deferred"),
+        ("max_tokens", False, None),
+        ("end_turn", True, None),
+        ("tool_deferred", True, None),
+    ],
 )
-def test_clean_is_an_error_free_end_turn_result(final: str | None, is_error: bool, clean: bool) -> None:
+def test_settled_is_an_error_free_end_turn_or_deferred_result(
+    final: str | None, is_error: bool, settled: str | None
+) -> None:
     ending = Ending()
-    assert not ending.clean
+    assert ending.settled is None
     ending.ended(result(stop_reason=final, is_error=is_error))  # type: ignore[arg-type]  # None: a result without one
-    assert ending.clean is clean
+    assert ending.settled == settled

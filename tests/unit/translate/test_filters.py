@@ -108,22 +108,60 @@ def test_stop_sequences(
     assert step.hit is hit
 
 
+TEXT_HELD = [{"type": "text", "text": "Hello"}]
+CALL = {"type": "tool_use", "id": "toolu_0", "name": "get_weather", "input": {"city": "Paris"}}
+
+
 @pytest.mark.parametrize(
-    ("exact", "fed", "clean", "reply"),
+    ("exact", "fed", "end", "held"),
     [
-        (True, [{"content": "Hel"}, {"content": "lo"}], True, "Hello"),
-        (True, [], True, ""),
-        (True, [{"content": "Hello"}], False, None),  # an error or a cut end
-        (False, [{"content": "Hello"}], True, None),  # stop sequences or JSON output before it
-        (True, [THINKING, {"content": "Hello"}], True, None),
-        (True, [{"content": "Hello"}, {"tool_calls": [_call(0)]}], True, None),
+        (True, [{"content": "Hel"}, {"content": "lo"}], "end_turn", TEXT_HELD),
+        (True, [], "end_turn", [{"type": "text", "text": ""}]),
+        (True, [{"content": "Hello"}], None, None),  # an error or a cut end
+        (False, [{"content": "Hello"}], "end_turn", None),  # stop sequences or JSON output before it
+        (True, [THINKING, {"content": "Hello"}], "end_turn", None),
+        (
+            True,
+            [
+                {"content": "Hello"},
+                {"tool_calls": [_call(0, arguments='{"ci')]},
+                {"tool_calls": [_call(0, arguments='ty": "Paris"}')]},
+            ],
+            "tool_deferred",
+            [*TEXT_HELD, CALL],
+        ),
+        (True, [{"tool_calls": [_call(0, arguments='{"city": "Paris"}')]}], "tool_deferred", [CALL]),
+        (True, [{"tool_calls": [_call(0, arguments='{"city": ')]}], "tool_deferred", None),  # not JSON
+        (True, [{"tool_calls": [_call(0)]}], "end_turn", None),  # calls not handed to the client
+        (True, [{"content": "Hello"}], "tool_deferred", None),  # deferred without calls
     ],
-    ids=["plain", "empty", "unclean-end", "inexact-filters", "reasoning", "tool-call"],
+    ids=[
+        "plain",
+        "empty",
+        "unclean-end",
+        "inexact-filters",
+        "reasoning",
+        "text-and-calls",
+        "calls-only",
+        "arguments-not-json",
+        "calls-not-deferred",
+        "deferred-no-calls",
+    ],
 )
-def test_reply_recorder(exact: bool, fed: list[dict[str, Any]], clean: bool, reply: str | None) -> None:
+def test_reply_recorder(
+    exact: bool, fed: list[dict[str, Any]], end: str | None, held: list[dict[str, Any]] | None
+) -> None:
     recorder = ReplyRecorder(exact)
     assert _run(recorder, fed, result()) == fed  # it passes everything on as it is
-    assert recorder.reply(clean) == reply
+    assert recorder.held(end) == held
+
+
+def test_calls_a_limit_held_back_leave_nothing_held() -> None:
+    limit, recorder = ToolCallLimit(1), ReplyRecorder(exact=True)
+    _run(Chain([limit, recorder]), [{"tool_calls": [_call(0), _call(1)]}], result())
+    assert limit.dropped
+    recorder.dropped = limit.dropped
+    assert recorder.held("tool_deferred") is None
 
 
 class _Tagger:
@@ -154,4 +192,4 @@ def test_chain_drops_what_a_filter_empties() -> None:
     recorder = ReplyRecorder(exact=True)
     chain = Chain([StopSequences(("X",)), recorder])
     assert _run(chain, [{"content": "aX"}, {"content": "more"}, {}], result()) == [{"content": "a"}]
-    assert recorder.reply(clean=True) == "a"
+    assert recorder.held("end_turn") == [{"type": "text", "text": "a"}]
