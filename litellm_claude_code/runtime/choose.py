@@ -54,6 +54,7 @@ class Chooser:
         while (process := await self._candidate(spec.key, plain)) is not None:
             try:
                 await self._preparation.prepare(process, request)
+                replayed = await self._replay(process, request, turns)
             except (ControlError, sdk.ClaudeSDKError, OSError) as error:
                 logger.info("Claude Code process discarded while preparing it: %s", error)
                 await self._dispose(process)
@@ -61,9 +62,32 @@ class Chooser:
             except BaseException:  # the deadline passed or the client went away: the process goes too
                 await asyncio.shield(self._dispose(process))
                 raise
-            return process, history_frames(turns)
+            return process, history_frames(turns[replayed:])
         self._stats["cold"] += 1
-        return await self._preparation.cold(request, spec, None), history_frames(turns)
+        process = await self._preparation.cold(request, spec, None)
+        try:
+            replayed = await self._replay(process, request, turns)
+        except (ControlError, sdk.ClaudeSDKError, OSError):
+            await self._dispose(process)  # replaying is off now: a process started again is only fed
+            process, replayed = await self._preparation.cold(request, spec, None), 0
+        except BaseException:
+            await asyncio.shield(self._dispose(process))
+            raise
+        return process, history_frames(turns[replayed:])
+
+    async def _replay(self, process: Process, request: ChatRequest, turns: list[dict[str, Any]]) -> int:
+        """The history's first answer replayed into the empty process (``replay``); how many turns it holds.
+
+        Fails closed: the first failure turns replaying off for this runtime
+        (the history is only fed from then on, as before issue 19) and the
+        caller discards the process, whose state is then unknown.
+        """
+        try:
+            return await self._preparation.replay_first(process, request, turns)
+        except (ControlError, sdk.ClaudeSDKError, OSError) as error:
+            logger.warning("replaying a conversation's first answer failed, turned off: %s", error)
+            self._preparation.replay = None
+            raise
 
     async def _continue(self, request: ChatRequest) -> tuple[Process, int] | None:
         """The live process holding the longest beginning of the conversation, cut back to it if needed,

@@ -1,11 +1,13 @@
-"""Finding and stopping the Claude Code process of one request.
+"""Finding and stopping Claude Code processes.
 
 The SDK's own close waits up to five seconds for the CLI to finish its turn
 after stdin closes, and a plain task cancellation can skip its escalation. A
 request that is over (client gone, deadline passed, answer complete) must free
-its process (hundreds of MiB, measured by ``scripts/bench``) at once, so the process is found by what is unique to the
-request, its own working directory, and stopped: interrupt, then terminate,
-then kill. Linux ``/proc`` only; elsewhere the SDK's close is all there is.
+its process (hundreds of MiB, measured by ``scripts/bench``) at once, so it is
+stopped: interrupt, then terminate, then kill. A process of the runtime is
+known by its pid; a one-shot ``query()``'s, whose pid the SDK keeps to itself,
+by what is unique to it, its own working directory. Linux ``/proc`` only;
+elsewhere the SDK's close is all there is.
 """
 
 from __future__ import annotations
@@ -77,9 +79,19 @@ async def _gone(pids: list[int], within: float) -> list[int]:
     return alive
 
 
+def running(pids: Iterable[int]) -> list[int]:
+    """The pids that still run (not gone, not zombies)."""
+    return [pid for pid in pids if _is_running(pid)]
+
+
 async def stop_processes(cwd: str) -> None:
     """Interrupt, terminate, then kill whatever still runs in ``cwd``."""
-    alive = children_in(cwd)
+    await stop(children_in(cwd))
+
+
+async def stop(pids: Iterable[int]) -> None:
+    """Interrupt, terminate, then kill the processes, each step only those still running."""
+    alive = running(pids)
     for sig, grace in ESCALATION:
         if not alive:
             return

@@ -7,20 +7,24 @@ error), and the caller discards the process (fail closed).
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import claude_agent_sdk as sdk
 
 from ..request import ChatRequest
 from ..translate import tools
+from ..translate.ending import DEFERRED_STOP_REASON
 from ..translate.params import cli_env
 from . import sessions
 from .options import build_options
-from .process import ControlError, Process, Spec, dispose, log_stderr
+from .process import ControlError, Process, Spec, dispose, log_stderr, pid_of
 from .protocols import Client
-from .workspace import new_workdir
+from .replay import ReplayServer, replayable
+from .runner import content_blocks, user_message
+from .workspace import shared_workdir
 
 Attach = Callable[[Process, sdk.ClaudeAgentOptions, dict[str, Any]], Awaitable[Client]]
 Connect = Callable[[sdk.ClaudeAgentOptions], Awaitable[Client]]
@@ -38,6 +42,15 @@ def flag_settings(request: ChatRequest) -> dict[str, Any] | None:
     return settings or None
 
 
+def _api_url(request: ChatRequest) -> str:
+    """The API the process was started with: the deployment's, the proxy's, or Claude Code's own ("")."""
+    return request.account_env.get("ANTHROPIC_BASE_URL") or os.environ.get("ANTHROPIC_BASE_URL", "")
+
+
+async def _one(frame: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    yield frame
+
+
 def request_options(request: ChatRequest, cwd: str, resume: str | None = None) -> sdk.ClaudeAgentOptions:
     return build_options(request.plan(cwd, resume), request.settings, stderr=log_stderr)
 
@@ -46,10 +59,53 @@ class Preparation:
     """Sets processes up for requests through the CLI's control requests."""
 
     def __init__(
-        self, attach: Attach, connect: Connect, control: Control, clock: Callable[[], float], stats: Counter[str]
+        self,
+        attach: Attach,
+        connect: Connect,
+        control: Control,
+        clock: Callable[[], float],
+        stats: Counter[str],
+        replay: ReplayServer | None = None,
     ) -> None:
+        """``replay``: where first answers are replayed from (None: histories are only fed)."""
         self._attach, self._connect, self._control = attach, connect, control
         self._clock, self._stats = clock, stats
+        self.replay = replay
+
+    async def replay_first(self, process: Process, request: ChatRequest, turns: list[dict[str, Any]]) -> int:
+        """Ask an empty process the history's first user turn, answered by its recorded answer.
+
+        How many turns it now holds: 2, or 0 when the history cannot be
+        replayed (see ``replay``). Anything unexpected raises ``ControlError``
+        (or an SDK error): the process is discarded.
+        """
+        offered = frozenset(tools.internal_name(f.name) for f in request.controls.tools.offered)
+        if self.replay is None or process.first_uuid is not None or not replayable(turns, offered):
+            return 0
+        assert process.client is not None, "a prepared process is connected"
+        client = process.client
+        token, url = await self.replay.expect(turns[1]["content"])
+        await self._point_api(client, url)
+        try:
+            frame = user_message(content_blocks(turns[0].get("content")))
+            await client.query(_one(frame))
+            async for message in client.receive_response():
+                if isinstance(message, sdk.ResultMessage) and (
+                    message.is_error or message.stop_reason not in ("end_turn", DEFERRED_STOP_REASON)
+                ):
+                    raise ControlError(f"the replayed first turn ended with {message.subtype} {message.stop_reason}")
+        finally:
+            self.replay.forget(token)
+        await self._point_api(client, _api_url(request))
+        process.conversations += 1
+        process.first_uuid = process.last_uuid = frame["uuid"]
+        process.turns, process.marks = [], [frame["uuid"], None]
+        self._stats["replayed"] += 1
+        return 2
+
+    async def _point_api(self, client: Client, url: str) -> None:
+        settings = {"env": {"ANTHROPIC_BASE_URL": url}}
+        await self._control(client, {"subtype": "apply_flag_settings", "settings": settings})
 
     async def prepare(self, process: Process, request: ChatRequest) -> None:
         """Set a process up for the request: initialise a spare, or empty and set a reused one."""
@@ -108,11 +164,16 @@ class Preparation:
 
     async def cold(self, request: ChatRequest, spec: Spec, turns: list[dict[str, Any]] | None) -> Process:
         """A process started for this request alone, with all its options (resuming ``turns``)."""
-        cwd = new_workdir(request.settings.work_root)
-        process = Process(cwd, request.config_dir, spec.key, self._clock(), idle_timeout=spec.idle_timeout)
+        cwd = shared_workdir(request.settings.work_root)
+        process = Process(
+            cwd, request.config_dir, spec.key, self._clock(), idle_timeout=spec.idle_timeout, owns_cwd=False
+        )
         try:
             resume = sessions.write_history(turns or [], request.config_dir, cwd)
+            if resume is not None:
+                process.transcript = sessions.transcript_path(request.config_dir, cwd, resume)
             process.client = await self._connect(request_options(request, cwd, resume))
+            process.pid = pid_of(process.client)
         except BaseException:
             await asyncio.shield(dispose(process))
             raise

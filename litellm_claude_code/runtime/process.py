@@ -1,7 +1,9 @@
 """One Claude Code process of the runtime: starting it, talking to it, disposing of it.
 
 Every process goes through ``dispose`` (or, without an event loop, ``abandon``):
-the process, its working directory and its session files go together.
+the process and its session files go together, and its working directory when
+it has one of its own. Processes of the runtime share one working directory
+(``workspace.shared_workdir``) and are known by their pid.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from claude_agent_sdk._internal.transport import Transport
 from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITransport
 
 from . import sessions
-from .pids import children_in, stop_processes
+from .pids import children_in, running, stop
 from .protocols import Client, CLITransport
-from .workspace import new_workdir
+from .workspace import shared_workdir
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,9 @@ class Process:
     last_uuid: str | None = None  # the latest one
     last_used: float = 0.0
     idle_timeout: float = 300.0
+    pid: int | None = None  # the CLI's, once it runs
+    owns_cwd: bool = True  # its working directory is its own (removed with it), not the shared one
+    transcript: Path | None = None  # a session transcript written for it to resume, removed with it
     # What it holds, once kept (live.Live): how it was set up, a digest per turn
     # (live.turn_digests), and per turn the uuid of the user frame where
     # rewind_conversation may cut it back (None: an assistant turn, or tool
@@ -61,6 +66,12 @@ class Process:
     combination: str | None = None
     turns: list[str] = field(default_factory=list)
     marks: list[str | None] = field(default_factory=list)
+
+    def pids(self) -> list[int]:
+        """Its running CLI process: by its pid, or by its own directory (never the shared one)."""
+        if self.pid is not None:
+            return running([self.pid])
+        return children_in(self.cwd) if self.owns_cwd else []
 
     def start_turn(self, fed: list[dict[str, Any]], prompt: dict[str, Any]) -> None:
         """A request's turn begins: ``fed`` the frames of history fed before its ``prompt`` frame."""
@@ -146,17 +157,26 @@ async def _never() -> AsyncIterator[dict[str, Any]]:
 
 
 async def spawn(spec: Spec) -> Process:
-    """A spare: the CLI running in its own empty directory, nothing written to it."""
-    cwd = new_workdir(spec.work_root)
-    process = Process(cwd, spec.config_dir, spec.key, time.monotonic(), idle_timeout=spec.idle_timeout)
+    """A spare: the CLI running in the shared empty directory, nothing written to it."""
+    cwd = shared_workdir(spec.work_root)
+    process = Process(cwd, spec.config_dir, spec.key, time.monotonic(), idle_timeout=spec.idle_timeout, owns_cwd=False)
     try:
         transport = SubprocessCLITransport(prompt=_never(), options=spec.options(cwd))
         process.transport = transport
         await transport.connect()
+        process.pid = pid_of(transport)
     except BaseException:
         await asyncio.shield(dispose(process))
         raise
     return process
+
+
+def pid_of(running: object) -> int | None:
+    """The pid of the CLI behind a connected client or a running transport (the SDK keeps it private)."""
+    transport = getattr(running, "_transport", running)  # a ClaudeSDKClient holds its transport
+    inner = getattr(transport, "inner", transport)  # our Initialise wraps a spare's
+    pid = getattr(getattr(inner, "_process", None), "pid", None)
+    return pid if isinstance(pid, int) else None
 
 
 async def attach(process: Process, options: sdk.ClaudeAgentOptions, extra: dict[str, Any]) -> Client:
@@ -187,8 +207,8 @@ async def control(client: Client, request: dict[str, Any]) -> dict[str, Any]:
 
 
 async def dispose(process: Process) -> None:
-    """Stop the process at once and remove its directory and session files."""
-    await stop_processes(process.cwd)
+    """Stop the process at once and remove its session files (and its directory, if its own)."""
+    await stop(process.pids())
     closing = process.client.disconnect() if process.client is not None else None
     if closing is None and process.transport is not None:
         closing = process.transport.close()
@@ -200,21 +220,30 @@ async def dispose(process: Process) -> None:
 
 def abandon(process: Process) -> None:
     """``dispose`` without an event loop (gone, or exiting): kill the process, remove its files."""
-    for pid in children_in(process.cwd):
+    for pid in process.pids():
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     _remove(process)
 
 
 def _remove(process: Process) -> None:
-    sessions.remove_project(process.config_dir, process.cwd)
-    shutil.rmtree(process.cwd, ignore_errors=True)
+    forget_transcript(process)
+    if process.owns_cwd:
+        sessions.remove_project(process.config_dir, process.cwd)
+        shutil.rmtree(process.cwd, ignore_errors=True)
+
+
+def forget_transcript(process: Process) -> None:
+    """Remove the session transcript it resumed, if any (the shared directory's other files stay)."""
+    if process.transcript is not None:
+        process.transcript.unlink(missing_ok=True)
+        process.transcript = None
 
 
 def rss_mib(process: Process) -> float:
     """The resident memory of the process (and its children) in MiB, from /proc."""
     total = 0
-    for pid in children_in(process.cwd):
+    for pid in process.pids():
         with contextlib.suppress(OSError, ValueError, IndexError):
             status = Path(f"/proc/{pid}/status").read_text()
             total += int(status.split("VmRSS:")[1].split()[0])

@@ -20,16 +20,18 @@ from typing import Any
 
 from claude_agent_sdk import AssistantMessage, ClaudeAgentOptions, Message, ProcessError, ResultMessage, StreamEvent
 
-from .pids import children_in, stop_processes
+from .pids import children_in, stop
 from .protocols import Client, QueryFunction
 
 __all__ = [  # QueryFunction is imported from here by the provider
     "Deadline",
+    "Locate",
     "ProcessWatch",
     "QueryFunction",
     "QueryTimeout",
     "SeedError",
     "assistant_message",
+    "content_blocks",
     "history_frames",
     "run_query",
     "run_turn",
@@ -112,7 +114,7 @@ def assistant_message(blocks: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _blocks(content: str | list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+def content_blocks(content: str | list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
     return [dict(block) for block in content or []]
@@ -121,9 +123,9 @@ def _blocks(content: str | list[dict[str, Any]] | None) -> list[dict[str, Any]]:
 def history_frames(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Earlier turns as the frames ``seed`` sends: user turns with ``shouldQuery: false``."""
     return [
-        assistant_message(_blocks(t.get("content")))
+        assistant_message(content_blocks(t.get("content")))
         if t.get("role") == "assistant"
-        else user_message(_blocks(t.get("content")), query=False)
+        else user_message(content_blocks(t.get("content")), query=False)
         for t in turns
     ]
 
@@ -169,8 +171,12 @@ async def _pump(source: Callable[[], AsyncIterator[Message]], queue: asyncio.Que
         queue.put_nowait(None)
 
 
-async def _finish(task: asyncio.Task[None], cwd: str | None, keep: bool) -> None:
-    await _stop(task, None if keep and await _settles(task) else cwd)
+# The running CLI process(es) of a turn, found when needed (it may end at any time).
+Locate = Callable[[], list[int]]
+
+
+async def _finish(task: asyncio.Task[None], locate: Locate | None, keep: bool) -> None:
+    await _stop(task, None if keep and await _settles(task) else locate)
 
 
 async def _settles(task: asyncio.Task[None]) -> bool:
@@ -180,11 +186,11 @@ async def _settles(task: asyncio.Task[None]) -> bool:
     return task.done()
 
 
-async def _stop(task: asyncio.Task[None], cwd: str | None) -> None:
+async def _stop(task: asyncio.Task[None], locate: Locate | None) -> None:
     if task.done():
         return
-    if cwd:
-        await stop_processes(cwd)  # the SDK's close would give the CLI seconds to finish its turn
+    if locate is not None:
+        await stop(locate())  # the SDK's close would give the CLI seconds to finish its turn
     task.cancel()
     with contextlib.suppress(BaseException):
         await asyncio.wait({task}, timeout=STOP_GRACE_SECONDS)
@@ -202,9 +208,11 @@ async def run_query(
     """
     prompt = _messages(user_message(blocks))
     source = lambda: query(prompt=prompt, options=options)  # noqa: E731
-    # After its result a one-shot process is of no further use: stop it at once.
+    # After its result a one-shot process is of no further use: stop it at once. Its
+    # pid is the SDK's own: it is found by its working directory, which is its alone.
     cwd = None if options.cwd is None else str(options.cwd)
-    async with aclosing(_drain(source, deadline, cwd, keep=False)) as messages:
+    locate = None if cwd is None else lambda: children_in(cwd)
+    async with aclosing(_drain(source, deadline, locate, keep=False)) as messages:
         async for message in messages:
             yield message
 
@@ -212,14 +220,15 @@ async def run_query(
 async def run_turn(
     client: Client,
     prompt: dict[str, Any],
-    cwd: str,
+    locate: Locate,
     deadline: Deadline,
     history: list[dict[str, Any]] | None = None,
 ) -> AsyncGenerator[Message, None]:
     """SDK messages of one turn on a connected ``ClaudeSDKClient``, up to its result.
 
     ``prompt`` is the new user turn's frame (``user_message``); ``history``
-    (``history_frames``) is fed in first, under the same deadline.
+    (``history_frames``) is fed in first, under the same deadline. ``locate``
+    finds the client's CLI process, to stop it when the turn ends early.
     """
 
     async def source() -> AsyncIterator[Message]:
@@ -229,20 +238,20 @@ async def run_turn(
         async for message in client.receive_response():
             yield message
 
-    async with aclosing(_drain(source, deadline, cwd, keep=True)) as messages:
+    async with aclosing(_drain(source, deadline, locate, keep=True)) as messages:
         async for message in messages:
             yield message
 
 
 async def _drain(
-    source: Callable[[], AsyncIterator[Message]], deadline: Deadline, cwd: str | None, keep: bool
+    source: Callable[[], AsyncIterator[Message]], deadline: Deadline, locate: Locate | None, keep: bool
 ) -> AsyncGenerator[Message, None]:
     """Messages from ``source`` until ``deadline``; its process is stopped on any
     early exit, and after the result too unless ``keep`` (a session to reuse)."""
     queue: asyncio.Queue[_Item] = asyncio.Queue()
     task = asyncio.create_task(_pump(source, queue))
     finished = False  # the turn's result has been passed on
-    watch = ProcessWatch(cwd)
+    watch = ProcessWatch(locate)
     try:
         while True:
             item = await _next(queue, deadline, watch)
@@ -254,7 +263,7 @@ async def _drain(
             yield item
     finally:
         # Shielded: when the request is cancelled (client gone) its process must still be stopped.
-        await asyncio.shield(_finish(task, cwd, keep and finished))
+        await asyncio.shield(_finish(task, locate, keep and finished))
 
 
 class ProcessWatch:
@@ -266,14 +275,14 @@ class ProcessWatch:
     disappearance ends the turn as a crash.
     """
 
-    def __init__(self, cwd: str | None) -> None:
-        self.cwd = cwd
+    def __init__(self, locate: Locate | None) -> None:
+        self.locate = locate
         self.seen = False
 
     def gone(self) -> bool:
-        if self.cwd is None:
+        if self.locate is None:
             return False
-        running = bool(children_in(self.cwd))
+        running = bool(self.locate())
         self.seen = self.seen or running
         return self.seen and not running
 

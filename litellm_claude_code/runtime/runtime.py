@@ -55,8 +55,22 @@ from .choose import Chooser
 from .live import Live, combination, turn_digests
 from .options import build_options
 from .prepare import Attach, Connect, Control, Preparation
-from .process import ControlError, Process, Spec, abandon, attach, connect, control, dispose, log_stderr, rss_mib, spawn
+from .process import (
+    ControlError,
+    Process,
+    Spec,
+    abandon,
+    attach,
+    connect,
+    control,
+    dispose,
+    forget_transcript,
+    log_stderr,
+    rss_mib,
+    spawn,
+)
 from .protocols import QueryFunction
+from .replay import ReplayServer
 from .runner import Deadline, run_query, run_turn, user_message
 from .spares import Spares, cpu_busy, spare_spec
 from .workspace import request_workspace
@@ -83,8 +97,10 @@ class Runtime:
         rss: Callable[[Process], float] = rss_mib,
         spares: bool = True,
         busy: Callable[[], Awaitable[float]] = cpu_busy,
+        replay: bool = True,
     ) -> None:
-        """``spares=False``: no process is started ahead (one-off use)."""
+        """``spares=False``: no process is started ahead (one-off use); ``replay=False``: a
+        history's first answer is fed, never replayed (``replay``)."""
         # Processes belong to the event loop that started them (the proxy has
         # one for its whole life; a library caller's asyncio.run gets its own).
         self.loop = asyncio.get_running_loop()
@@ -93,7 +109,8 @@ class Runtime:
         self._background = Background()
         self._spares = Spares(spawn, clock, busy, self.stats, on_ready=self._start_reaper)
         self._live = Live(clock, rss, discard=lambda process: self._background.spawn(self.dispose(process)))
-        preparation = Preparation(attach, connect, control, clock, self.stats)
+        self._replay = ReplayServer() if replay else None
+        preparation = Preparation(attach, connect, control, clock, self.stats, self._replay)
         self._chooser = Chooser(self._live, self._spares, preparation, self.dispose, self.stats)
         atexit.register(self.abandon)
 
@@ -114,7 +131,7 @@ class Runtime:
             prompt = user_message(request.conversation.prompt)
             taken.start_turn(history, prompt)
             assert taken.client is not None, "a taken process is connected"
-            turn = run_turn(taken.client, prompt, taken.cwd, deadline, history)
+            turn = run_turn(taken.client, prompt, taken.pids, deadline, history)
             async with aclosing(turn) as messages:
                 async for message in messages:
                     yield message
@@ -133,7 +150,7 @@ class Runtime:
         if reply is None or len(process.marks) != len(held) or self._live.retired(process):
             await self.dispose(process)
             return
-        sessions.remove_project(process.config_dir, process.cwd)
+        forget_transcript(process)
         process.combination, process.turns = combination(request), turn_digests(held)
         self._live.keep(process, spec, request.settings)
         self._start_reaper()
@@ -186,6 +203,8 @@ class Runtime:
         for process in self.idle():
             self._forget(process)
             await self.dispose(process)
+        if self._replay is not None:
+            await self._replay.close()
 
     def abandon(self) -> None:
         """Kill every idle process without its event loop (gone, or exiting)."""

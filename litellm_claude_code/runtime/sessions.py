@@ -76,8 +76,13 @@ def write_history(turns: Sequence[dict[str, Any]], config_dir: str | Path, cwd: 
     folder = project_dir(config_dir, cwd)
     folder.mkdir(parents=True, exist_ok=True)
     lines = (json.dumps(e, ensure_ascii=False) for e in transcript_entries(turns, session_id, cwd))
-    (folder / f"{session_id}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    transcript_path(config_dir, cwd, session_id).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return session_id
+
+
+def transcript_path(config_dir: str | Path, cwd: str, session_id: str) -> Path:
+    """Where ``write_history`` put a session's transcript."""
+    return project_dir(config_dir, cwd) / f"{session_id}.jsonl"
 
 
 def remove_project(config_dir: str | Path, cwd: str) -> None:

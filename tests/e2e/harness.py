@@ -55,7 +55,7 @@ class Proxy:
     @property
     def workdirs(self) -> list[Path]:
         """Working directories of this proxy's Claude Code processes that still exist."""
-        return list((self.home / "tmp").glob("claude-code-req-*"))
+        return list((self.home / "tmp").glob("claude-code-*"))
 
     def log_tail(self, lines: int = 60) -> str:
         """The end of the proxy's log, headed by how the proxy ended if it is no longer running."""

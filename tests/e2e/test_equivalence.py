@@ -85,7 +85,7 @@ CASES: dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]] = {
 }
 # Headers that carry a process's identity or the body's length.
 VARYING_HEADERS = {"x-claude-code-session-id", "content-length", "x-client-request-id"}
-WORKDIR = re.compile(r"/[^\s\"']*claude-code-req-[A-Za-z0-9_]+")
+WORKDIR = re.compile(r"/[^\s\"']*claude-code-(?:req-[A-Za-z0-9_]+|work)")
 
 
 def _normal(recorded: Recorded) -> dict[str, Any]:

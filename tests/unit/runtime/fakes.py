@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +23,29 @@ WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters":
 
 
 class FakeClient:
-    """A connected client: records frames, answers a user frame with a result."""
+    """A connected client: records frames, answers a user frame with a result (``results`` first, if any)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        results: list[Any] | None = None,
+        on_query: Callable[[FakeClient], Awaitable[None]] | None = None,
+    ) -> None:
         self.sent: list[dict[str, Any]] = []
         self.disconnected = False
+        self._results = results if results is not None else []
+        self._on_query = on_query
 
     async def query(self, prompt: AsyncIterable[dict[str, Any]]) -> None:
         self.sent += [frame async for frame in prompt]
+        if self._on_query is not None and self.sent[-1].get("shouldQuery") is not False:
+            on_query, self._on_query = self._on_query, None
+            await on_query(self)
 
     async def receive_response(self) -> AsyncIterator[Any]:
-        yield QUIET if self.sent[-1].get("shouldQuery") is False else result()
+        if self.sent[-1].get("shouldQuery") is False:
+            yield QUIET
+        else:
+            yield self._results.pop(0) if self._results else result()
 
     async def disconnect(self) -> None:
         self.disconnected = True
@@ -82,6 +94,8 @@ class Fakes:
         self.controls: list[dict[str, Any]] = []
         self.clients: list[FakeClient] = []
         self.transports: list[FakeTransport] = []  # the spares' transports
+        self.results: list[Any] = []  # what the next clients answer their first queried frames with
+        self.on_query: Callable[[FakeClient], Awaitable[None]] | None = None  # run at the next client's first query
 
     def _dir(self) -> str:
         path = self.tmp_path / f"p{self.spawned + len(self.connected)}"
@@ -113,7 +127,8 @@ class Fakes:
         return {}
 
     def _client(self) -> FakeClient:
-        client = FakeClient()
+        client = FakeClient(self.results, self.on_query)
+        self.on_query = None
         self.clients.append(client)
         return client
 

@@ -12,6 +12,7 @@ import pytest
 from litellm_claude_code.runtime.prepare import Preparation, flag_settings
 from litellm_claude_code.runtime.process import ControlError, Process, dispose
 from litellm_claude_code.runtime.spares import spare_spec
+from litellm_claude_code.runtime.workspace import SHARED_WORKDIR
 
 from .fakes import WEATHER, FakeClient, Fakes, FakeTransport, ask, request
 
@@ -133,4 +134,5 @@ def test_a_cold_start_that_fails_leaves_nothing_behind(tmp_path: Path) -> None:
     preparation = Preparation(Fakes(tmp_path).attach, refuse, Fakes(tmp_path).control, lambda: 0.0, Counter())
     with pytest.raises(OSError, match="no CLI"):
         asyncio.run(preparation.cold(chat, spare_spec(chat), None))
-    assert list(work.iterdir()) == []
+    assert list(work.iterdir()) == [work / SHARED_WORKDIR]  # the directory every process shares, empty
+    assert list((work / SHARED_WORKDIR).iterdir()) == []

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import inspect
 import os
 from pathlib import Path
 from typing import Any
 
 import claude_agent_sdk as sdk
+import httpx
 import pytest
 from claude_agent_sdk._internal.query import Query
 from claude_agent_sdk._internal.transport import Transport
@@ -19,6 +21,7 @@ from litellm_claude_code.runtime import runtime as rt
 from litellm_claude_code.runtime.process import Process
 from litellm_claude_code.runtime.runner import QueryTimeout
 
+from ..sdk_messages import result
 from .fakes import WEATHER, FakeClient, Fakes, ask, idle_cpu, request, serve
 
 
@@ -58,7 +61,7 @@ def test_a_continued_conversation_goes_on_in_its_process_with_only_its_new_turn(
 def test_another_conversation_reuses_an_idle_process_after_a_rewind_with_history_fed(tmp_path: Path) -> None:
     async def scenario() -> None:
         fakes = Fakes(tmp_path)
-        runtime = fakes.runtime(spares=False)
+        runtime = fakes.runtime(spares=False, replay=False)
         await serve(runtime, request(ask("one")), reply="answer one")
         client = fakes.clients[0]
         first_uuid = client.sent[0]["uuid"]
@@ -388,7 +391,82 @@ def test_a_failed_cut_discards_the_process_and_the_request_is_served_elsewhere(t
         assert fakes.clients[0].disconnected
         assert len(fakes.clients) == 2
         fed = [f["message"]["content"][0]["text"] for f in fakes.clients[1].sent]
-        assert fed == ["one", "answer one", "two"]
+        assert fed == ["one", "two"]  # "one" asked (its answer replayed), "two" asked
+        await runtime.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_fed_history_has_its_first_answer_replayed_from_loopback_then_the_rest_fed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19: the first user turn is asked for real, answered by a loopback server with the
+    answer the client sent, so the process holds it as one that answered it itself would."""
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://upstream.example")
+    asked: list[Any] = []
+
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path)
+        runtime = fakes.runtime(spares=False)
+        history = [
+            {"role": "system", "content": "Be terse."},
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "first answer"},
+            {"role": "user", "content": "second"},
+            {"role": "assistant", "content": "second answer"},
+            {"role": "user", "content": "now"},
+        ]
+
+        async def answered_by_replay(client: FakeClient) -> None:
+            # What the CLI does with the first frame: ask the API it was pointed at.
+            [point] = [c for c in fakes.controls if c["subtype"] == "apply_flag_settings"]
+            url = point["settings"]["env"]["ANTHROPIC_BASE_URL"]
+            async with httpx.AsyncClient() as http:
+                response = await http.post(f"{url}/v1/messages", json={"model": "claude-x", "stream": True})
+                again = await http.post(f"{url}/v1/messages", json={"model": "claude-x", "stream": True})
+            asked.append((url, response.status_code, response.text, again.status_code))
+
+        fakes.on_query = answered_by_replay
+        await serve(runtime, request(history))
+        [client] = fakes.clients
+        sent = [(f["type"], f.get("shouldQuery"), f["message"]["content"][0]["text"]) for f in client.sent]
+        assert sent == [
+            ("user", None, "first"),  # asked, answered by the replay
+            ("user", False, "second"),  # the rest fed as before
+            ("assistant", None, "second answer"),
+            ("user", None, "now"),
+        ]
+        points = [c["settings"]["env"]["ANTHROPIC_BASE_URL"] for c in fakes.controls]
+        assert points[0].startswith("http://127.0.0.1:")
+        assert points[1] == "http://upstream.example"  # pointed back before anything else
+        assert runtime.stats["replayed"] == 1
+        await runtime.close()
+
+    asyncio.run(scenario())
+    [(_, status, text, again)] = asked
+    assert status == 200
+    assert '"text_delta", "text": "first answer"' in text
+    assert '"stop_reason": "end_turn"' in text
+    assert again == 404  # each replay is answered once
+
+
+def test_a_failed_replay_discards_the_process_turns_replaying_off_and_feeds_the_history(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path)
+        runtime = fakes.runtime(spares=False)
+        history = [
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "first answer"},
+            {"role": "user", "content": "now"},
+        ]
+        fakes.results = [dataclasses.replace(result(), is_error=True, subtype="error_during_execution")]
+        await serve(runtime, request(history))
+        failed, fed = fakes.clients
+        assert failed.disconnected
+        assert [f.get("shouldQuery") for f in fed.sent if f["type"] == "user"] == [False, None]
+        assert runtime.stats["replayed"] == 0
+        await serve(runtime, request([*history[:2], {"role": "user", "content": "other"}]))
+        assert not any(c["subtype"] == "apply_flag_settings" for c in fakes.controls[2:])  # off for good
         await runtime.close()
 
     asyncio.run(scenario())

@@ -16,6 +16,7 @@ import pytest
 from litellm_claude_code.request import ChatRequest
 from litellm_claude_code.runtime import runtime as rt
 from litellm_claude_code.runtime.runner import QueryTimeout
+from litellm_claude_code.runtime.workspace import SHARED_WORKDIR
 from litellm_claude_code.settings import DeploymentSettings
 from litellm_claude_code.translate.params import controls_from
 from litellm_claude_code.translate.prompt import convert
@@ -44,8 +45,11 @@ def running(pid: int) -> bool:
 
 
 def work_left(tmp_path: Path) -> list[str]:
+    """What is left under the work root: the shared directory the processes ran in stays, empty."""
     work = tmp_path / "work"
-    return sorted(os.listdir(work)) if work.exists() else []
+    shared = work / SHARED_WORKDIR
+    assert not shared.exists() or list(shared.iterdir()) == []
+    return sorted(set(os.listdir(work)) - {SHARED_WORKDIR}) if work.exists() else []
 
 
 async def _drain(runtime: rt.Runtime, chat: ChatRequest, reply: str | None) -> list[Any]:
