@@ -14,6 +14,7 @@ from typing import Any
 
 import anthropic
 import httpx
+import litellm
 import openai
 import pytest
 
@@ -222,3 +223,23 @@ def test_search_beside_the_clients_function_which_comes_back_to_the_client(proxy
     assert len(mock.requests) == 2
     offered = mock.requests[0].offered()
     assert set(offered) == {"get_weather"}
+
+
+def _priced_as_anthropic(body: dict[str, Any], searches: int) -> float:
+    """What LiteLLM prices the same answer at had Anthropic's API given it, with ``searches`` searches."""
+    usage = {**body["usage"], "server_tool_use": {"web_search_requests": searches} if searches else None}
+    response = litellm.ModelResponse(**{**body, "usage": usage})
+    return float(litellm.completion_cost(completion_response=response, custom_llm_provider="anthropic"))
+
+
+def test_searches_are_priced_at_anthropics_list_price(proxy: Proxy, mock: MockAnthropic) -> None:
+    """Issue 23: the cost is the answer's tokens at the answering model plus $10 per 1,000 searches."""
+    mock.script(*_searching())
+    response = post_chat(proxy, "sonnet", QUESTION, web_search_options={})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["usage"]["server_tool_use"] == {"web_search_requests": 1}
+    cost = float(response.headers["x-litellm-response-cost"])
+    assert cost == pytest.approx(_priced_as_anthropic(body, 1))
+    assert cost - _priced_as_anthropic(body, 0) == pytest.approx(0.01)
+    assert body["usage"]["cost"] == pytest.approx(cost)
