@@ -118,6 +118,8 @@ class ClaudeCodeProvider(CustomLLM):
             async for chunk in chunks:
                 if not chunk.choices:  # the usage chunk: the answering model is known by now
                     pricing.price_as(chunk.model, litellm_params, kwargs.get("logging_obj"))
+                    usage = getattr(chunk, "usage", None)
+                    pricing.price_searches(chunk.model, usage, litellm_params, kwargs.get("logging_obj"))
                 yield chunk
 
     def _turn(self, request: ChatRequest) -> Turn:

@@ -15,7 +15,7 @@ from .runtime.environment import cli_environment, config_dir
 from .runtime.limits import Limits
 from .runtime.options import QueryPlan
 from .settings import DeploymentSettings, deployment_id, settings_from_litellm_params
-from .translate import tools
+from .translate import search, tools
 from .translate.params import Controls, cli_env, controls_from
 from .translate.prompt import TOOL_ERRORS_METADATA_KEY, Conversation, convert
 from .translate.stream import StreamTranslator
@@ -23,10 +23,7 @@ from .translate.stream import StreamTranslator
 logger = logging.getLogger("litellm_claude_code")
 
 # What a client may ask for that Claude Code cannot carry, logged once per
-# process (issue 13). ``web_search_options``: a chat parameter, and what
-# LiteLLM's /v1/responses adapter makes of a ``web_search`` tool; Claude Code's
-# own web tools stay off, so the model answers without searching.
-UNCARRIED = {"web_search_options": "web search (web_search_options or a web_search tool) is not available: ignored"}
+# process (issue 13): the web search options its WebSearch tool cannot send.
 _reported: set[str] = set()
 
 
@@ -61,9 +58,11 @@ class ChatRequest:
         """A warm process serves it the same as a fresh one would.
 
         Not JSON output: its ``--json-schema`` and turn limit are fixed when a
-        process starts.
+        process starts. Not web search: a process with WebSearch on is of this
+        request alone, so one is never kept for a request without search.
         """
-        return self.settings.pool_size > 0 and self.controls.output_schema is None
+        controls = self.controls
+        return self.settings.pool_size > 0 and controls.output_schema is None and controls.search is None
 
     @property
     def ready_key(self) -> Hashable:
@@ -104,6 +103,7 @@ class ChatRequest:
             thinking=controls.thinking,
             output_schema=controls.output_schema,
             tools=controls.tools,
+            search=controls.search,
         )
 
     def translator(self) -> StreamTranslator:
@@ -114,6 +114,7 @@ class ChatRequest:
             json_output=controls.output_schema is not None,
             tool_names={tools.internal_name(f.name): f.name for f in controls.tools.offered},
             max_tool_calls=None if controls.tools.parallel else 1,
+            search=controls.search is not None,
         )
 
     def held_turns(self, reply: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -129,11 +130,11 @@ def from_litellm(
     model: str, messages: list[Any], kwargs: Mapping[str, Any], environ: Mapping[str, str] | None = None
 ) -> ChatRequest:
     """One request from what LiteLLM hands a custom provider; ``environ`` replaces the process's own."""
-    _report_uncarried(kwargs.get("optional_params"))
     litellm_params = kwargs.get("litellm_params")
     settings = settings_from_litellm_params(litellm_params)
     conversation = _conversation(messages, litellm_params)
     controls = controls_from(kwargs.get("optional_params"))
+    _report_uncarried(controls.search.uncarried if controls.search else ())
     parent = os.environ if environ is None else environ
     env = cli_environment(settings, parent)
     if environ is not None:
@@ -143,11 +144,10 @@ def from_litellm(
     return ChatRequest(model, settings, conversation, controls, timeout, env, config_dir(env, parent), deployment)
 
 
-def _report_uncarried(optional_params: Any) -> None:
-    asked = set(optional_params) & UNCARRIED.keys() if isinstance(optional_params, dict) else set()
-    for name in sorted(asked - _reported):
+def _report_uncarried(asked: tuple[str, ...]) -> None:
+    for name in sorted(set(asked) - _reported):
         _reported.add(name)
-        logger.warning(UNCARRIED[name])
+        logger.warning(search.UNCARRIED[name])
 
 
 def _conversation(messages: list[Any], litellm_params: Any) -> Conversation:

@@ -8,6 +8,15 @@ In-process: ``with MockAnthropic() as mock: ...`` (a server thread).
 Out of process: ``python tests/anthropic_mock.py --port 0`` prints ``PORT n``;
 ``POST /_mock/script``, ``GET /_mock/requests``, ``POST /_mock/reset`` drive it.
 
+Web search: a request that offers the ``web_search_20250305`` server tool (what
+Claude Code's WebSearch tool sends, as a separate request of its own) is
+answered from ``MockAnthropic.search`` as the API answers it: a
+``server_tool_use`` block, a ``web_search_tool_result`` with the results the
+tool's ``allowed_domains``/``blocked_domains`` let through, and text blocks
+with ``web_search_result_location`` citations; its usage counts the search in
+``server_tool_use.web_search_requests``. Such requests are recorded in
+``searches``, not ``requests``, and take no scripted reply.
+
 With the prompt cache on (``enable_prompt_cache()``, ``POST /_mock/prompt_cache``
 or ``--prompt-cache``), each answer's ``usage`` says what Anthropic's prompt
 cache would have read and written for that request (``tests.prompt_cache``),
@@ -94,6 +103,103 @@ class Recorded:
         return {t["name"][len(prefix) :]: t.get("input_schema") for t in tools if t["name"].startswith(prefix)}
 
 
+@dataclass
+class SearchResult:
+    url: str
+    title: str
+    text: str  # what the answer cites from the page
+
+
+DEFAULT_RESULTS = [
+    SearchResult("https://example.com/rain", "Rain in Example City", "It rains 120 days a year in Example City."),
+    SearchResult("https://news.example.org/sun", "Sunny days ahead", "Forecasters expect a sunny week."),
+]
+
+
+@dataclass
+class Search:
+    """How the mock's web search answers: its results, or an API error (``status`` not 200)."""
+
+    results: list[SearchResult] = field(default_factory=lambda: list(DEFAULT_RESULTS))
+    status: int = 200
+    error_type: str = "invalid_request_error"
+    error_message: str = "web search is not enabled for this organization"
+
+
+def _search_tool(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The web search server tool a request offers, if any."""
+    for tool in body.get("tools") or []:
+        if isinstance(tool, dict) and str(tool.get("type", "")).startswith("web_search_"):
+            return tool
+    return None
+
+
+def _domain_of(url: str) -> str:
+    host = url.split("://", 1)[-1].split("/", 1)[0].lower()
+    return host
+
+
+def _matches(host: str, domains: list[str]) -> bool:
+    return any(host == d.lower() or host.endswith("." + d.lower()) for d in domains)
+
+
+def _search_query(body: dict[str, Any]) -> str:
+    """The query Claude Code asked for: the text of the request's last user turn."""
+    turns = [m for m in body.get("messages") or [] if m.get("role") == "user"]
+    content = turns[-1].get("content") if turns else ""
+    text = content if isinstance(content, str) else " ".join(b.get("text", "") for b in content if isinstance(b, dict))
+    marker = "Perform a web search for the query:"
+    return text.split(marker, 1)[1].strip() if marker in text else text.strip()
+
+
+def _search_blocks(search: Search, tool: dict[str, Any], query: str) -> list[dict[str, Any]]:
+    """The content of the API's answer to a web search: the search, its results, cited text."""
+    allowed, blocked = tool.get("allowed_domains") or [], tool.get("blocked_domains") or []
+    found = [
+        r
+        for r in search.results
+        if (not allowed or _matches(_domain_of(r.url), allowed)) and not _matches(_domain_of(r.url), blocked)
+    ]
+    use_id = f"srvtoolu_{uuid.uuid4().hex[:24]}"
+    blocks: list[dict[str, Any]] = [
+        {"type": "server_tool_use", "id": use_id, "name": "web_search", "input": {"query": query}},
+        {
+            "type": "web_search_tool_result",
+            "tool_use_id": use_id,
+            "content": [
+                {
+                    "type": "web_search_result",
+                    "url": r.url,
+                    "title": r.title,
+                    "encrypted_content": f"enc-{i}",
+                    "page_age": None,
+                }
+                for i, r in enumerate(found)
+            ],
+        },
+    ]
+    for i, r in enumerate(found):
+        citation = {
+            "type": "web_search_result_location",
+            "url": r.url,
+            "title": r.title,
+            "encrypted_index": f"idx-{i}",
+            "cited_text": r.text,
+        }
+        blocks.append({"type": "text", "text": r.text, "citations": [citation]})
+    return blocks
+
+
+def _search_block_events(block: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """How the API streams one block of a web search answer: its start, then its deltas."""
+    if block["type"] == "server_tool_use":
+        return {**block, "input": {}}, [{"type": "input_json_delta", "partial_json": json.dumps(block["input"])}]
+    if block["type"] == "text":
+        citations = [{"type": "citations_delta", "citation": c} for c in block.get("citations") or []]
+        return {"type": "text", "text": ""}, [*citations, {"type": "text_delta", "text": block["text"]}]
+    return block, []  # a web_search_tool_result arrives whole in its start
+
+
 def _sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
 
@@ -162,6 +268,8 @@ class MockAnthropic:
         self.host, self.port = host, port
         self.requests: list[Recorded] = []
         self.other_requests: list[Recorded] = []
+        self.searches: list[Recorded] = []  # requests that offered the web search server tool
+        self.search = Search()
         self.default = Reply()
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -184,6 +292,8 @@ class MockAnthropic:
             self._queue.clear()
             self.requests.clear()
             self.other_requests.clear()
+            self.searches.clear()
+            self.search = Search()
             self.default = Reply()
             self.prompt_cache = None
             self.responder = None
@@ -231,6 +341,13 @@ class MockAnthropic:
         return recorded
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            tool = _search_tool(json.loads(raw)) if raw else None
+        except json.JSONDecodeError:
+            tool = None
+        if tool is not None:
+            return await self._web_search(request, tool)
         recorded = await self._record(request, self.requests)
         reply = self._next_reply(recorded.body)
         if reply.first_byte_delay:
@@ -254,6 +371,40 @@ class MockAnthropic:
         cached = cache.serve(account, recorded.body)
         recorded.usage = cached.as_usage()
         return cached
+
+    async def _web_search(self, request: web.Request, tool: dict[str, Any]) -> web.StreamResponse:
+        recorded = await self._record(request, self.searches)
+        search = self.search
+        if search.status != 200:
+            failure = Reply(status=search.status, error_type=search.error_type, error_message=search.error_message)
+            return self._error(failure)
+        blocks = _search_blocks(search, tool, _search_query(recorded.body))
+        model = str(recorded.body.get("model", "claude-mock"))
+        reply = Reply(chunks=[], output_tokens=40)
+        usage = {**_usage(reply, reply.output_tokens), "server_tool_use": {"web_search_requests": 1}}
+        message = {**_message(reply, model), "content": blocks, "usage": usage}
+        if not recorded.body.get("stream"):
+            return web.json_response(message)
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        start = {**message, "content": [], "stop_reason": None, "usage": _usage(reply, 1)}
+        await response.write(_sse("message_start", {"type": "message_start", "message": start}))
+        for index, block in enumerate(blocks):
+            opening, deltas = _search_block_events(block)
+            await response.write(
+                _sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": opening})
+            )
+            for delta in deltas:
+                await response.write(
+                    _sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+                )
+            await response.write(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
+        delta = {"stop_reason": "end_turn", "stop_sequence": None}
+        end_usage = {"output_tokens": reply.output_tokens, "server_tool_use": {"web_search_requests": 1}}
+        await response.write(_sse("message_delta", {"type": "message_delta", "delta": delta, "usage": end_usage}))
+        await response.write(_sse("message_stop", {"type": "message_stop"}))
+        await response.write_eof()
+        return response
 
     async def _wait_forever(self) -> None:
         assert self._stopping is not None
@@ -310,7 +461,11 @@ class MockAnthropic:
 
     async def _control_requests(self, request: web.Request) -> web.Response:
         with self._lock:
-            data = {"requests": [asdict(r) for r in self.requests], "other": [asdict(r) for r in self.other_requests]}
+            data = {
+                "requests": [asdict(r) for r in self.requests],
+                "other": [asdict(r) for r in self.other_requests],
+                "searches": [asdict(r) for r in self.searches],
+            }
         return web.json_response(data)
 
     async def _control_prompt_cache(self, request: web.Request) -> web.Response:

@@ -52,7 +52,7 @@ class ProxyHooks(CustomLogger):
 
         Hosted tools (``local_shell``, ``file_search``, ``computer_use_preview``, MCP ...) have no
         Claude Code equivalent: the adapter leaves them out, so the model never sees them (issue 13).
-        ``web_search`` becomes ``web_search_options``, which the provider reports itself.
+        ``web_search`` becomes ``web_search_options``, which Claude's own search answers (issue 23).
         """
         for tool in tools if isinstance(tools, list) else []:
             kind = tool.get("type") if isinstance(tool, dict) else None

@@ -9,12 +9,16 @@ from typing import Any
 import claude_agent_sdk as sdk
 
 from ..settings import DEFAULT_MODEL_ALIAS, DeploymentSettings
-from ..translate import tools
+from ..translate import search, tools
 
 # CLI flags without a ClaudeAgentOptions field: the transcript of a request is
 # ours to write and delete, the CLI must not keep one of its own.
 EXTRA_ARGS: dict[str, str | None] = {"no-session-persistence": None}
 STRUCTURED_OUTPUT_TURNS = 4
+# A searched answer: up to five turns that search (each WebSearch call may run
+# several searches upstream), then the answer; a model that searches on past
+# that ends with Claude Code's max-turns error.
+SEARCH_TURNS = 6
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class QueryPlan:
     thinking: dict[str, Any] | None = None
     output_schema: dict[str, Any] | None = None
     tools: tools.ToolSpec = field(default_factory=tools.ToolSpec)
+    search: search.SearchSpec | None = None  # WebSearch on for this query
 
 
 def cli_model(model: str) -> str | None:
@@ -65,7 +70,7 @@ def build_options(
         resume=plan.resume,
         # Structured output is a tool call the CLI answers, then the model's
         # closing turn: room for that and one corrected attempt.
-        max_turns=STRUCTURED_OUTPUT_TURNS if plan.output_schema else 1,
+        max_turns=STRUCTURED_OUTPUT_TURNS if plan.output_schema else SEARCH_TURNS if plan.search else 1,
         output_format={"type": "json_schema", "schema": plan.output_schema} if plan.output_schema else None,
         effort=plan.effort,  # validated by params.controls_from
         thinking=plan.thinking,
@@ -74,7 +79,19 @@ def build_options(
         stderr=stderr,
     )
     fields.update(tools.sdk_options(plan.tools))  # the client's functions, deferred
+    if plan.search is not None:
+        _with_search(fields, plan.search)
     return sdk.ClaudeAgentOptions(**fields)
+
+
+def _with_search(fields: dict[str, Any], spec: search.SearchSpec) -> None:
+    """Claude Code's WebSearch and nothing else of its own (WebFetch above all stays off)."""
+    fields["tools"] = [search.TOOL]
+    fields["allowed_tools"] = [*fields["allowed_tools"], search.TOOL]
+    hooks = dict(fields.get("hooks") or {})
+    matcher = sdk.HookMatcher(matcher=search.TOOL, hooks=[search.hook(spec)])
+    hooks["PreToolUse"] = [*hooks.get("PreToolUse", []), matcher]
+    fields["hooks"] = hooks
 
 
 def _system_prompt(plan: QueryPlan) -> str:

@@ -10,13 +10,14 @@ tail included, through the filters after it.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import claude_agent_sdk as sdk
 from litellm.types.utils import Delta
 
 from ..errors import Failed, Failure
+from .search import Sources
 from .stops import StopCutter
 
 
@@ -28,7 +29,12 @@ class Filter(Protocol):
 
 def has_content(delta: Delta) -> bool:
     """A delta worth a chunk: OpenAI clients expect no empty deltas before the finish."""
-    return bool(delta.content or getattr(delta, "reasoning_content", None) or delta.tool_calls)
+    return bool(
+        delta.content
+        or getattr(delta, "reasoning_content", None)
+        or delta.tool_calls
+        or getattr(delta, "annotations", None)
+    )
 
 
 def _kept(delta: Delta) -> list[Delta]:
@@ -73,6 +79,71 @@ class ToolCallLimit:
 
     def flush(self, result: sdk.ResultMessage | None) -> list[Delta]:
         return []
+
+
+class HiddenToolCalls:
+    """Calls of Claude Code's own tools (WebSearch) are its business, not the client's: they go no further.
+
+    A streamed call names its tool on its first delta only, so a hidden call
+    is known by its index after that; the client's calls keep indexes
+    counted among themselves.
+    """
+
+    def __init__(self, names: frozenset[str]) -> None:
+        self._names = names
+        self._hidden: set[int] = set()
+        self._index: dict[int, int] = {}  # upstream index -> the client's
+
+    def feed(self, delta: Delta) -> list[Delta]:
+        if delta.tool_calls:
+            kept = []
+            for call in delta.tool_calls:
+                index = call.index or 0
+                function = getattr(call, "function", None)
+                if function is not None and function.name in self._names:
+                    self._hidden.add(index)
+                if index in self._hidden:
+                    continue
+                call.index = self._index.setdefault(index, len(self._index))
+                kept.append(call)
+            delta.tool_calls = kept or None
+        return _kept(delta)
+
+    def flush(self, result: sdk.ResultMessage | None) -> list[Delta]:
+        return []
+
+
+class ClientNames:
+    """Tool calls under the names the client gave its functions (``mcp__client__f`` -> ``f``)."""
+
+    def __init__(self, names: Mapping[str, str]) -> None:
+        self._names = names
+
+    def feed(self, delta: Delta) -> list[Delta]:
+        for call in delta.tool_calls or []:
+            function = getattr(call, "function", None)
+            if function is not None and function.name in self._names:
+                function.name = self._names[function.name]
+        return _kept(delta)
+
+    def flush(self, result: sdk.ResultMessage | None) -> list[Delta]:
+        return []
+
+
+class Citations:
+    """The answer's links to pages its searches found, as ``url_citation`` annotations after the text."""
+
+    def __init__(self, sources: Sources) -> None:
+        self._sources = sources
+        self._text: list[str] = []
+
+    def feed(self, delta: Delta) -> list[Delta]:
+        self._text.append(delta.content or "")
+        return [delta]
+
+    def flush(self, result: sdk.ResultMessage | None) -> list[Delta]:
+        annotations = self._sources.annotations("".join(self._text))
+        return [Delta(content=None, annotations=annotations)] if annotations else []
 
 
 class JsonOutput:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .search import SearchError, SearchSpec, search_spec
 from .tools import ToolError, ToolSpec, tool_spec
 
 # Accepted and not applied: Claude Code chooses its own sampling settings.
@@ -39,6 +40,7 @@ class Controls:
     thinking: dict[str, Any] | None = None
     output_schema: dict[str, Any] | None = None  # response_format as a JSON Schema
     tools: ToolSpec = field(default_factory=ToolSpec)
+    search: SearchSpec | None = None  # web_search_options: Claude's web search for this request
 
 
 def _max_tokens(params: Mapping[str, Any]) -> int | None:
@@ -118,6 +120,13 @@ def _tools(params: Mapping[str, Any]) -> ToolSpec:
         raise ParamError(str(error)) from None
 
 
+def _search(params: Mapping[str, Any]) -> SearchSpec | None:
+    try:
+        return search_spec(params)
+    except SearchError as error:
+        raise ParamError(str(error)) from None
+
+
 def controls_from(params: Mapping[str, Any] | None) -> Controls:
     """Read and validate the OpenAI parameters LiteLLM passed on."""
     params = params or {}
@@ -129,6 +138,7 @@ def controls_from(params: Mapping[str, Any] | None) -> Controls:
         thinking=_thinking(params),
         output_schema=_output_schema(params),
         tools=_tools(params),
+        search=_search(params),
     )
 
 

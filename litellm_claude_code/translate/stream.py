@@ -22,13 +22,26 @@ from typing import Any
 
 import claude_agent_sdk as sdk
 from litellm.llms.anthropic.chat.handler import ModelResponseIterator
-from litellm.types.utils import Delta, ModelResponseStream, Usage
+from litellm.types.utils import Delta, ModelResponseStream, ServerToolUse, Usage
 
 from ..errors import Failed, Failure
 from .chunks import ChunkMaker
 from .ending import Ending
 from .failures import FailureFacts
-from .filters import Chain, Filter, JsonOutput, ReplyRecorder, StopSequences, ToolCallLimit, has_content
+from .filters import (
+    Chain,
+    Citations,
+    ClientNames,
+    Filter,
+    HiddenToolCalls,
+    JsonOutput,
+    ReplyRecorder,
+    StopSequences,
+    ToolCallLimit,
+    has_content,
+)
+from .search import TOOL as SEARCH_TOOL
+from .search import Sources, refused
 
 logger = logging.getLogger(__name__)
 
@@ -53,20 +66,32 @@ class StreamTranslator:
         json_output: bool = False,
         tool_names: Mapping[str, str] | None = None,
         max_tool_calls: int | None = None,
+        search: bool = False,
     ) -> None:
         # tool_names maps the names tools have inside Claude Code back to the client's.
         names = dict(tool_names or {})
+        # With search on, calls keep their names inside Claude Code until Claude
+        # Code's own (WebSearch) are hidden: a client function may be called
+        # WebSearch too, and only its mcp__client__ name tells it apart.
+        parsed_names = {} if search else names
         self._chunks = ChunkMaker(model, clock)
-        self._parser = ModelResponseIterator(streaming_response=None, sync_stream=False, tool_name_reverse_map=names)
-        self._whole = WholeMessages(names)
+        self._parser = ModelResponseIterator(
+            streaming_response=None, sync_stream=False, tool_name_reverse_map=parsed_names
+        )
+        self._whole = WholeMessages(parsed_names)
         self._failures = FailureFacts(clock)
         self._ending = Ending()
         # In JSON mode the text is not the answer, so there is nothing for stop sequences to cut.
         self._stops = StopSequences(stop) if stop and not json_output else None
         self._recorder = ReplyRecorder(exact=not stop and not json_output)
+        # With search on, the model's WebSearch calls are run by Claude Code and
+        # its results turn the answer's links into citations (search.Sources).
+        self._sources = Sources() if search else None
         self._limit = None if max_tool_calls is None else ToolCallLimit(max_tool_calls)
-        filters: list[Filter] = [] if self._limit is None else [self._limit]
+        filters: list[Filter] = [HiddenToolCalls(frozenset({SEARCH_TOOL})), ClientNames(names)] if search else []
+        filters += [] if self._limit is None else [self._limit]
         filters += [JsonOutput()] if json_output else [self._stops] if self._stops else []
+        filters += [Citations(self._sources)] if self._sources is not None else []
         self._filters = Chain([*filters, self._recorder])
 
     @property
@@ -93,6 +118,11 @@ class StreamTranslator:
             throttled = self._failures.throttled(message.data)
             if throttled is not None:
                 raise Failed(throttled)
+        elif isinstance(message, sdk.UserMessage) and self._sources is not None and message.parent_tool_use_id is None:
+            failure = refused(message)
+            if failure is not None:
+                raise Failed(failure)
+            self._sources.add(message.tool_use_result)
         elif not isinstance(message, (sdk.SystemMessage, sdk.UserMessage)):
             logger.debug("skipping unknown SDK message %s", type(message).__name__)
         return []
@@ -103,9 +133,20 @@ class StreamTranslator:
             raise Failed(Failure(status=502, message="Claude Code ended without a result"))
         reason = self._ending.finish_reason(cut=self._stops is not None and self._stops.hit)
         usage = self._ending.usage()
+        searches = self._searches()
+        if searches:
+            usage.server_tool_use = ServerToolUse(web_search_requests=searches)
         chunks = [self._chunks.usage(usage), self._chunks.finish(reason)]
         self._recorder.dropped = self._limit is not None and self._limit.dropped
         return chunks, Outcome(self._recorder.held(self._ending.settled), usage)
+
+    def _searches(self) -> int:
+        """Web searches the answer made: the result's count per model, else the tool results'."""
+        if self._sources is None:
+            return 0
+        models = (self._ending.result.model_usage if self._ending.result else None) or {}
+        counted = sum(u.get("webSearchRequests") or 0 for u in models.values() if isinstance(u, Mapping))
+        return int(counted) or self._sources.searches
 
     def _on_event(self, message: sdk.StreamEvent) -> list[ModelResponseStream]:
         if message.parent_tool_use_id is not None:

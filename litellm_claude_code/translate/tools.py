@@ -138,7 +138,13 @@ async def _never_runs(arguments: dict[str, Any]) -> dict[str, Any]:
 async def defer_every_call(
     hook_input: sdk.HookInput, tool_use_id: str | None, context: sdk.HookContext
 ) -> sdk.HookJSONOutput:
-    """PreToolUse hook: stop before the tool runs and hand the call back."""
+    """PreToolUse hook: stop before the client's tool runs and hand the call back.
+
+    Only the client's tools (``PREFIX``): Claude Code's WebSearch, when a
+    request asks for search, is decided by its own hook (``search.hook``).
+    """
+    if not str(hook_input.get("tool_name", "")).startswith(PREFIX):
+        return {}
     return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "defer"}}
 
 

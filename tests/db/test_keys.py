@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import httpx
+import litellm
 import openai
 import pytest
 import yaml
@@ -83,13 +84,17 @@ def _spend_row(rows: list[dict[str, Any]], request_id: str) -> dict[str, Any] | 
     return next((row for row in rows if row["request_id"] == request_id), None)
 
 
-def _ask(client: openai.OpenAI, model: str, stream: bool) -> tuple[str, str, CompletionUsage | None]:
+def _ask(
+    client: openai.OpenAI, model: str, stream: bool, extra_body: dict[str, Any] | None = None
+) -> tuple[str, str, CompletionUsage | None]:
     """The completion id, answering model and usage of one request, streamed or whole."""
     if not stream:
-        response = client.chat.completions.create(model=model, messages=USER)
+        response = client.chat.completions.create(model=model, messages=USER, extra_body=extra_body)
         return response.id, response.model, response.usage
     chunks = list(
-        client.chat.completions.create(model=model, messages=USER, stream=True, stream_options={"include_usage": True})
+        client.chat.completions.create(
+            model=model, messages=USER, stream=True, stream_options={"include_usage": True}, extra_body=extra_body
+        )
     )
     return chunks[0].id, chunks[0].model, next((chunk.usage for chunk in chunks if chunk.usage), None)
 
@@ -163,3 +168,73 @@ def test_openai_user_is_recorded_as_the_end_user(db_proxy: Proxy, mock: MockAnth
     row = wait_for(lambda: _spend_row(spend_logs(db_proxy.url, db_proxy.master_key, key), response.id), "a spend log")
     assert row["end_user"] == "end-user-42"
     assert "end-user-42" not in json.dumps(mock.requests[-1].body)  # tracking only, nothing sent upstream
+
+
+def _priced_as_anthropic(answered_by: str, usage: dict[str, Any]) -> float:
+    """What LiteLLM prices an answer with this usage at had Anthropic's API given it."""
+    response = litellm.ModelResponse(model=answered_by, usage=usage)
+    return float(litellm.completion_cost(completion_response=response, custom_llm_provider="anthropic"))
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_spend_counts_web_searches_at_list_price(db_proxy: Proxy, mock: MockAnthropic, stream: bool) -> None:
+    """Issue 23: a searched answer's spend is its tokens plus Anthropic's $10 per 1,000 searches."""
+    call = {"id": "toolu_search1", "name": "WebSearch", "input": {"query": "rain in Example City"}}
+    mock.script(Reply(chunks=[], tool_uses=[call], stop_reason="tool_use"), Reply(chunks=["It rains a lot."]))
+    key = generate_key(db_proxy.url, db_proxy.master_key)
+
+    request_id, answered_by, usage = _ask(_client(db_proxy, key), "sonnet", stream, {"web_search_options": {}})
+
+    assert len(mock.searches) == 1
+    assert usage is not None
+    counted = usage.model_dump()
+    assert counted["server_tool_use"] == {"web_search_requests": 1}
+    expected = _priced_as_anthropic(answered_by, counted)
+    assert expected - _priced_as_anthropic(answered_by, {**counted, "server_tool_use": None}) == pytest.approx(0.01)
+    row = wait_for(lambda: _spend_row(spend_logs(db_proxy.url, db_proxy.master_key, key), request_id), "a spend log")
+    assert row["spend"] == pytest.approx(expected, rel=1e-9)
+    spend = wait_for(lambda: key_info(db_proxy.url, db_proxy.master_key, key)["spend"], "the key's spend")
+    assert spend == pytest.approx(expected, rel=1e-9)
+
+
+def _tokens_at_list_price(model: str, fresh: int, output: int, cache_read: int, cache_write: int) -> float:
+    prices = litellm.model_cost[model]
+    return float(
+        fresh * prices["input_cost_per_token"]
+        + output * prices["output_cost_per_token"]
+        + cache_read * prices["cache_read_input_token_cost"]
+        + cache_write * prices["cache_creation_input_token_cost"]
+    )
+
+
+@pytest.mark.parametrize("api", ["messages", "responses"])
+def test_spend_counts_web_searches_on_the_adapters(db_proxy: Proxy, mock: MockAnthropic, api: str) -> None:
+    """Issue 23: /v1/messages and /v1/responses searches are priced as chat's are."""
+    call = {"id": "toolu_search1", "name": "WebSearch", "input": {"query": "rain in Example City"}}
+    mock.script(Reply(chunks=[], tool_uses=[call], stop_reason="tool_use"), Reply(chunks=["It rains a lot."]))
+    key = generate_key(db_proxy.url, db_proxy.master_key)
+    headers = {"Authorization": f"Bearer {key}"}
+    if api == "messages":
+        body = {
+            "model": "sonnet",
+            "max_tokens": 500,
+            "messages": USER,
+            "tools": [{"type": "web_search_20250305", "name": "web_search"}],
+        }
+        answer = httpx.post(f"{db_proxy.url}/v1/messages", json=body, headers=headers, timeout=60).json()
+        usage = answer["usage"]
+        assert usage["server_tool_use"]["web_search_requests"] == 1
+        fresh, output = usage["input_tokens"], usage["output_tokens"]
+        cache_read = usage.get("cache_read_input_tokens") or 0
+        cache_write = usage.get("cache_creation_input_tokens") or 0
+    else:
+        body = {"model": "sonnet", "input": "Hello", "tools": [{"type": "web_search"}]}
+        answer = httpx.post(f"{db_proxy.url}/v1/responses", json=body, headers=headers, timeout=60).json()
+        usage = answer["usage"]
+        cache_read = (usage.get("input_tokens_details") or {}).get("cached_tokens") or 0
+        cache_write = (usage.get("input_tokens_details") or {}).get("cache_creation_tokens") or 0
+        fresh, output = usage["input_tokens"] - cache_read - cache_write, usage["output_tokens"]
+    assert len(mock.searches) == 1
+    expected = _tokens_at_list_price(answer["model"], fresh, output, cache_read, cache_write) + 0.01
+    spend = wait_for(lambda: key_info(db_proxy.url, db_proxy.master_key, key)["spend"], "the key's spend")
+    assert spend == pytest.approx(expected, rel=1e-9), answer

@@ -14,10 +14,11 @@ tool, taking ``{"cmd": "<shell command>", ...}``; ``write_stdin``,
 ``request_user_input``, ``view_image``, ``get_goal``, ``create_goal``,
 ``update_goal``), a ``namespace`` tool ``multi_agent_v1`` of five functions
 (LiteLLM's adapter flattens it into ``multi_agent_v1__<name>`` functions) and a
-``web_search`` tool (which Claude Code cannot honour). No ``apply_patch``, no
-``local_shell``. The configuration here turns off the last two
-(``web_search = "disabled"``, ``agents.enabled = false``), so every tool
-Codex sends is a plain function that reaches the model as it was sent.
+``web_search`` tool (answered by Claude's own search, which runs each request
+in a fresh process: test_search.py). No ``apply_patch``, no ``local_shell``.
+The configuration here turns off the last two (``web_search = "disabled"``,
+``agents.enabled = false``), so every tool Codex sends is a plain function that
+reaches the model as it was sent.
 """
 
 from __future__ import annotations
@@ -87,12 +88,12 @@ def codex() -> Path:
     return target / "node_modules" / ".bin" / "codex"
 
 
-def _exec(codex: Path, proxy: Proxy, tmp_path: Path, prompt: str) -> Run:
+def _exec(codex: Path, proxy: Proxy, tmp_path: Path, prompt: str, config: str = CONFIG) -> Run:
     """``codex exec <prompt>`` in ``tmp_path / "work"``: its output, or a failure with it and the proxy's log."""
     home, codex_home, work = tmp_path / "home", tmp_path / "codex-home", tmp_path / "work"
     for directory in (home, codex_home, work):
         directory.mkdir(exist_ok=True)
-    (codex_home / "config.toml").write_text(CONFIG.format(base_url=f"{proxy.url}/v1", key_var=KEY_VAR))
+    (codex_home / "config.toml").write_text(config.format(base_url=f"{proxy.url}/v1", key_var=KEY_VAR))
     last = tmp_path / "last-message.txt"
     env = offline_env(home, CODEX_HOME=str(codex_home), **{KEY_VAR: proxy.master_key})
     command = [
@@ -206,3 +207,24 @@ def test_codex_exec_runs_shell_tool_two_rounds(codex: Path, proxy: Proxy, mock: 
             assert uses == [(call_id, "mcp__client__exec_command", {"cmd": cmd})]
         assert "Continue from where you left off" not in json.dumps(request.body)
     _no_warnings(proxy, offset)
+
+
+# CONFIG with Codex's web search left as it comes (on): its web_search tool is answered by Claude's search.
+SEARCH_CONFIG = CONFIG.replace('web_search = "disabled"\n', "")
+SEARCH_ANSWER = "Example City gets rain 120 days a year ([Rain in Example City](https://example.com/rain))."
+
+
+def test_codex_exec_with_web_search_on(codex: Path, proxy: Proxy, mock: MockAnthropic, tmp_path: Path) -> None:
+    assert SEARCH_CONFIG != CONFIG
+    call = {"id": "toolu_codex_search", "name": "WebSearch", "input": {"query": "rain in Example City"}}
+    mock.script(Reply(chunks=[], tool_uses=[call], stop_reason="tool_use"), Reply(chunks=[SEARCH_ANSWER]))
+    run = _exec(codex, proxy, tmp_path, "How often does it rain in Example City?", SEARCH_CONFIG)
+    assert run.last_message.strip() == SEARCH_ANSWER
+    # Claude searched (the mock's search got Claude Code's server-tool request), for Codex's turn only
+    assert len(mock.searches) == 1
+    assert "rain in Example City" in json.dumps(mock.searches[0].body["messages"])
+    assert len(mock.requests) == 2
+    for request in mock.requests:
+        _offered_codex_tools(request)
+        assert "WebSearch" in [t["name"] for t in request.body["tools"]]
+    assert "https://example.com/rain" in json.dumps(mock.requests[1].body["messages"])

@@ -203,3 +203,21 @@ def test_every_kind_of_process_sends_the_same_request(environ: dict[str, str], m
         assert _without_notes(sent.pop("fresh")) == _without_notes(reference)
     for way, seen in sent.items():
         assert seen == reference, f"{way} differs from the reference for {case}"
+
+
+def test_a_searched_request_differs_from_an_unsearched_one_by_websearch_only(
+    environ: dict[str, str], mock: MockAnthropic
+) -> None:
+    """Issue 23: search adds Claude Code's WebSearch tool to the request, and nothing else of Claude Code's."""
+    mock.default = Reply(chunks=["ok"])
+    messages = [SYSTEM, {"role": "user", "content": "hi"}]
+    sent = {}
+    asks: dict[str, dict[str, Any]] = {"plain": {}, "searched": {"web_search_options": {}}}
+    for name, params in asks.items():
+        mock.requests.clear()
+        asyncio.run(_fresh(_request(environ, "sonnet", messages, params)))
+        sent[name] = _normal(mock.requests[-1])
+    searched_tools = sent["searched"]["body"].pop("tools")
+    assert [t["name"] for t in searched_tools] == ["DeferredToolPlaceholder", "WebSearch"]
+    assert sent["plain"]["body"].pop("tools", []) == []
+    assert sent["searched"] == sent["plain"]

@@ -229,3 +229,20 @@ def test_a_reused_process_whose_turn_failed_is_retired(proxy: Proxy, mock: MockA
     mock.reset()
     assert _post(proxy, f"after {uuid.uuid4()}").status_code == 200
     assert _session_of(mock.requests[-1]) != warm  # that process is gone
+
+
+def test_a_searched_request_has_a_process_of_its_own(proxy: Proxy, mock: MockAnthropic) -> None:
+    """Issue 23: a process with WebSearch on serves its request only; the warm one never offers search."""
+    warm = _warm_process(proxy, mock)
+    call = {"id": "toolu_search1", "name": "WebSearch", "input": {"query": "rain"}}
+    mock.script(Reply(chunks=[], tool_uses=[call], stop_reason="tool_use"), Reply(chunks=["found"]))
+    assert _post(proxy, f"search {uuid.uuid4()}", web_search_options={}).status_code == 200
+    searched = mock.requests[-2:]
+    assert len(mock.searches) == 1
+    assert {_session_of(r) for r in searched} != {warm}
+    assert all("WebSearch" in [t["name"] for t in r.body["tools"]] for r in searched)
+    for _ in range(2):
+        assert _post(proxy, f"plain {uuid.uuid4()}").status_code == 200
+        assert "WebSearch" not in [t["name"] for t in mock.requests[-1].body.get("tools") or []]
+        assert _session_of(mock.requests[-1]) not in {_session_of(r) for r in searched}
+    assert len(mock.searches) == 1

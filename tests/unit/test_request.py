@@ -9,6 +9,7 @@ import pytest
 
 from litellm_claude_code import request as request_module
 from litellm_claude_code.request import from_litellm
+from litellm_claude_code.translate import search
 
 
 def test_what_claude_code_cannot_carry_is_logged_once(
@@ -16,11 +17,27 @@ def test_what_claude_code_cannot_carry_is_logged_once(
 ) -> None:
     monkeypatch.setattr(request_module, "_reported", set())
     messages = [{"role": "user", "content": "hi"}]
+    options = {"search_context_size": "high", "user_location": {"type": "approximate", "approximate": {"city": "Rome"}}}
     with caplog.at_level(logging.WARNING, logger="litellm_claude_code"):
         for _ in range(3):
-            from_litellm("sonnet", messages, {"optional_params": {"web_search_options": {}}}, environ={})
+            from_litellm("sonnet", messages, {"optional_params": {"web_search_options": options}}, environ={})
+        from_litellm("sonnet", messages, {"optional_params": {"web_search_options": {}}}, environ={})
         from_litellm("sonnet", messages, {"optional_params": {"temperature": 0.5}}, environ={})
-    assert [r.getMessage() for r in caplog.records] == [request_module.UNCARRIED["web_search_options"]]
+    assert [r.getMessage() for r in caplog.records] == [
+        search.UNCARRIED["search_context_size"],
+        search.UNCARRIED["user_location"],
+    ]
+
+
+def test_a_searched_request_never_shares_a_process() -> None:
+    messages = [{"role": "user", "content": "hi"}]
+    plain = from_litellm("sonnet", messages, {"optional_params": {}}, environ={})
+    searched = from_litellm("sonnet", messages, {"optional_params": {"web_search_options": {}}}, environ={})
+    assert searched.controls.search is not None
+    assert plain.controls.search is None
+    assert plain.poolable
+    assert not searched.poolable
+    assert searched.plan("/tmp", None).search == searched.controls.search
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import litellm
 import pytest
+from litellm.types.utils import ServerToolUse, Usage
 
-from litellm_claude_code.translate.pricing import deployment_prices_itself, price_as
+from litellm_claude_code.translate.pricing import deployment_prices_itself, price_as, price_searches
 
 KNOWN = "claude-sonnet-4-5"  # in LiteLLM's bundled price map
 
@@ -55,3 +57,42 @@ def test_left_alone(answered_by: str | None, litellm_params: dict[str, Any]) -> 
 
 def test_without_a_logging_object_nothing_happens() -> None:
     assert price_as(KNOWN, {}, None) is None
+
+
+def _searched(searches: int) -> Usage:
+    return Usage(prompt_tokens=10, completion_tokens=5, server_tool_use=ServerToolUse(web_search_requests=searches))
+
+
+@pytest.mark.parametrize("searches", [1, 3])
+def test_searches_are_added_at_anthropics_price_per_search(searches: int) -> None:
+    logging = FakeLogging()
+    per_search = litellm.model_cost[KNOWN]["search_context_cost_per_query"]["search_context_size_medium"]
+    assert per_search == pytest.approx(0.01)  # Anthropic's list price: $10 per 1,000 searches
+    cost = price_searches(KNOWN, _searched(searches), {}, logging)
+    assert cost == pytest.approx(0.01 * searches)
+    assert logging.model_call_details["additional_response_cost"] == pytest.approx(0.01 * searches)
+
+
+def test_searches_priced_at_the_deployments_base_model() -> None:
+    logging = FakeLogging()
+    params = {"model_info": {"base_model": KNOWN}}
+    assert price_searches("claude-unknown-9", _searched(2), params, logging) == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize(
+    ("answered_by", "usage"),
+    [
+        (KNOWN, Usage(prompt_tokens=10, completion_tokens=5)),  # no search
+        (KNOWN, None),
+        ("claude-unknown-9", _searched(1)),  # not in the price map: 0, as its tokens
+        (None, _searched(1)),
+    ],
+)
+def test_no_search_cost(answered_by: str | None, usage: Usage | None) -> None:
+    logging = FakeLogging()
+    assert price_searches(answered_by, usage, {}, logging) == 0.0
+    assert "additional_response_cost" not in logging.model_call_details
+
+
+def test_search_cost_without_a_logging_object_is_not_recorded() -> None:
+    assert price_searches(KNOWN, _searched(1), {}, None) == 0.0

@@ -1,0 +1,245 @@
+"""Web search end to end (issue 23): a request that asks for search gets Claude's own.
+
+The model (the mock's scripted replies) calls Claude Code's WebSearch tool;
+the CLI runs the search as a request of its own with the ``web_search`` server
+tool, which the mock answers as the API does (``MockAnthropic.search``); the
+model's answer links the pages found, and the client gets them as citations
+with the search counted in its usage.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anthropic
+import httpx
+import litellm
+import openai
+import pytest
+
+from tests.anthropic_mock import MockAnthropic, Reply, Search, SearchResult
+
+from .harness import Proxy, post_chat
+
+pytestmark = pytest.mark.e2e
+
+RAIN = "https://example.com/rain"
+ANSWER = f"It rains 120 days a year, says [Rain in Example City]({RAIN})."
+QUESTION = [{"role": "user", "content": "How often does it rain in Example City?"}]
+
+
+def _searching(query: str = "rain in Example City") -> list[Reply]:
+    """The model's two turns: a WebSearch call, then the answer citing a page found."""
+    call = {"id": "toolu_search1", "name": "WebSearch", "input": {"query": query}}
+    return [Reply(chunks=[], tool_uses=[call], stop_reason="tool_use"), Reply(chunks=[ANSWER])]
+
+
+def _tool_names(body: dict[str, Any]) -> list[str]:
+    return [t["name"] for t in body.get("tools") or []]
+
+
+def _searched_upstream(mock: MockAnthropic, query: str = "rain in Example City") -> dict[str, Any]:
+    """The one search request Claude Code made, checked as the API would get it."""
+    assert len(mock.searches) == 1
+    body = mock.searches[0].body
+    [tool] = body["tools"]
+    assert tool["type"] == "web_search_20250305"
+    assert query in json.dumps(body["messages"])
+    # the model was offered WebSearch and none of Claude Code's other tools (no WebFetch)
+    for request in mock.requests:
+        assert [n for n in _tool_names(request.body) if not n.startswith("mcp__client__")] == [
+            "DeferredToolPlaceholder",
+            "WebSearch",
+        ]
+    return dict(tool)
+
+
+def _annotation(content: str) -> dict[str, Any]:
+    start = content.index("[Rain in Example City]")
+    return {"url": RAIN, "title": "Rain in Example City", "start_index": start, "end_index": len(content) - 1}
+
+
+def test_chat_with_web_search_options(proxy: Proxy, mock: MockAnthropic) -> None:
+    mock.script(*_searching())
+    response = post_chat(proxy, "sonnet", QUESTION, web_search_options={"search_context_size": "medium"})
+    assert response.status_code == 200, response.text
+    message = response.json()["choices"][0]["message"]
+    assert message["content"] == ANSWER
+    assert not message.get("tool_calls")
+    assert [a["url_citation"] for a in message["annotations"]] == [_annotation(ANSWER)]
+    usage = response.json()["usage"]
+    assert usage["server_tool_use"] == {"web_search_requests": 1}
+    assert response.json()["choices"][0]["finish_reason"] == "stop"
+    _searched_upstream(mock)
+    # the model saw the pages found, as Claude Code hands them over
+    assert RAIN in json.dumps(mock.requests[-1].body["messages"])
+
+
+def test_chat_streamed_with_domain_filters(client: openai.OpenAI, mock: MockAnthropic) -> None:
+    mock.script(*_searching())
+    stream = client.chat.completions.create(
+        model="sonnet",
+        messages=QUESTION,
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_body={"web_search_options": {"blocked_domains": ["news.example.org"]}},
+    )
+    chunks = list(stream)
+    content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert content == ANSWER
+    annotations = [
+        a for c in chunks if c.choices for a in (c.choices[0].delta.model_extra or {}).get("annotations") or []
+    ]
+    assert [a["url_citation"] for a in annotations] == [_annotation(ANSWER)]
+    usage = next(c.usage for c in chunks if c.usage is not None)
+    assert (usage.model_extra or {}).get("server_tool_use") == {"web_search_requests": 1}
+    assert _searched_upstream(mock)["blocked_domains"] == ["news.example.org"]
+
+
+def test_a_request_without_search_never_offers_it(proxy: Proxy, mock: MockAnthropic) -> None:
+    mock.script(*_searching(), Reply(chunks=["Plain."]))
+    assert post_chat(proxy, "sonnet", QUESTION, web_search_options={}).status_code == 200
+    plain = post_chat(
+        proxy, "sonnet", [*QUESTION, {"role": "assistant", "content": ANSWER}, {"role": "user", "content": "Thanks"}]
+    )
+    assert plain.status_code == 200, plain.text
+    assert plain.json()["choices"][0]["message"]["content"] == "Plain."
+    assert (
+        "annotations" not in plain.json()["choices"][0]["message"]
+        or not plain.json()["choices"][0]["message"]["annotations"]
+    )
+    assert _tool_names(mock.requests[-1].body) == []
+    assert len(mock.searches) == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"user_location": {"type": "approximate", "approximate": {"city": 7}}}, "user_location.approximate.city"),
+        ({"max_results": 3}, "max_results"),
+    ],
+)
+def test_malformed_web_search_options_are_a_400(proxy: Proxy, mock: MockAnthropic, options: object, field: str) -> None:
+    response = post_chat(proxy, "sonnet", QUESTION, web_search_options=options)
+    assert response.status_code == 400, response.text
+    assert field in response.text
+    assert mock.requests == []
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_responses_with_the_web_search_tool(client: openai.OpenAI, mock: MockAnthropic, stream: bool) -> None:
+    mock.script(*_searching())
+    request: dict[str, Any] = {"model": "sonnet", "input": QUESTION[0]["content"], "tools": [{"type": "web_search"}]}
+    if stream:
+        with client.responses.stream(**request) as events:
+            response = events.get_final_response()
+    else:
+        response = client.responses.create(**request)
+    [message] = [o for o in response.output if o.type == "message"]
+    [text] = message.content
+    assert text.type == "output_text"
+    assert text.text == ANSWER
+    assert [(a.type, a.url, a.start_index, a.end_index) for a in text.annotations] == [
+        ("url_citation", RAIN, ANSWER.index("[Rain"), len(ANSWER) - 1)
+    ]
+    assert not [o for o in response.output if o.type == "function_call"]
+    _searched_upstream(mock)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_messages_with_the_web_search_server_tool(proxy: Proxy, mock: MockAnthropic, stream: bool) -> None:
+    mock.script(*_searching())
+    claude = anthropic.Anthropic(base_url=proxy.url, api_key=proxy.master_key, max_retries=0, timeout=60)
+    request: dict[str, Any] = {
+        "model": "sonnet",
+        "max_tokens": 500,
+        "messages": QUESTION,
+        "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}],
+    }
+    if stream:
+        with claude.messages.stream(**request) as events:
+            message = events.get_final_message()
+    else:
+        message = claude.messages.create(**request)
+    assert "".join(b.text for b in message.content if b.type == "text") == ANSWER
+    assert not [b for b in message.content if b.type == "tool_use"]
+    assert message.usage.server_tool_use is not None
+    assert message.usage.server_tool_use.web_search_requests == 1
+    _searched_upstream(mock)
+
+
+def test_a_search_the_account_may_not_use_is_its_error(proxy: Proxy, mock: MockAnthropic) -> None:
+    mock.search = Search(status=403, error_type="permission_error", error_message="web search is not enabled")
+    mock.script(*_searching(), Reply(chunks=["I could not search."]))
+    # opus: the config's router falls back from sonnet to haiku on such an error
+    response = post_chat(proxy, "opus", QUESTION, web_search_options={})
+    assert response.status_code == 403, response.text
+    assert "web search is not enabled" in response.text
+    assert len(mock.searches) == 1
+    assert len(mock.requests) == 1  # the model did not answer without the search
+
+
+def test_the_mock_filters_results_by_domain(mock: MockAnthropic) -> None:
+    """The mock's own contract, so the tests above can trust what it answers."""
+    mock.search = Search(results=[SearchResult("https://a.org/x", "A", "a"), SearchResult("https://b.org/y", "B", "b")])
+    tool = {"type": "web_search_20250305", "name": "web_search", "allowed_domains": ["b.org"]}
+    body = {"model": "m", "max_tokens": 10, "tools": [tool], "messages": [{"role": "user", "content": "q"}]}
+    answer = httpx.post(f"{mock.url}/v1/messages", json=body, timeout=10).json()
+    kinds = [b["type"] for b in answer["content"]]
+    assert kinds == ["server_tool_use", "web_search_tool_result", "text"]
+    assert [r["url"] for r in answer["content"][1]["content"]] == ["https://b.org/y"]
+    assert answer["content"][2]["citations"][0]["type"] == "web_search_result_location"
+    assert answer["usage"]["server_tool_use"] == {"web_search_requests": 1}
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+def test_search_beside_the_clients_function_which_comes_back_to_the_client(proxy: Proxy, mock: MockAnthropic) -> None:
+    search = {"id": "toolu_search1", "name": "WebSearch", "input": {"query": "rain in Example City"}}
+    weather = {"id": "toolu_w1", "name": "mcp__client__get_weather", "input": {"city": "Example City"}}
+    mock.script(
+        Reply(chunks=[], tool_uses=[search], stop_reason="tool_use"),
+        Reply(chunks=["Now the live weather."], tool_uses=[weather], stop_reason="tool_use"),
+    )
+    response = post_chat(proxy, "sonnet", QUESTION, tools=[WEATHER], web_search_options={})
+    assert response.status_code == 200, response.text
+    choice = response.json()["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    calls = [
+        (c["id"], c["function"]["name"], json.loads(c["function"]["arguments"]))
+        for c in choice["message"]["tool_calls"]
+    ]
+    assert calls == [("toolu_w1", "get_weather", {"city": "Example City"})]
+    assert len(mock.searches) == 1
+    assert len(mock.requests) == 2
+    offered = mock.requests[0].offered()
+    assert set(offered) == {"get_weather"}
+
+
+def _priced_as_anthropic(body: dict[str, Any], searches: int) -> float:
+    """What LiteLLM prices the same answer at had Anthropic's API given it, with ``searches`` searches."""
+    usage = {**body["usage"], "server_tool_use": {"web_search_requests": searches} if searches else None}
+    response = litellm.ModelResponse(**{**body, "usage": usage})
+    return float(litellm.completion_cost(completion_response=response, custom_llm_provider="anthropic"))
+
+
+def test_searches_are_priced_at_anthropics_list_price(proxy: Proxy, mock: MockAnthropic) -> None:
+    """Issue 23: the cost is the answer's tokens at the answering model plus $10 per 1,000 searches."""
+    mock.script(*_searching())
+    response = post_chat(proxy, "sonnet", QUESTION, web_search_options={})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["usage"]["server_tool_use"] == {"web_search_requests": 1}
+    cost = float(response.headers["x-litellm-response-cost"])
+    assert cost == pytest.approx(_priced_as_anthropic(body, 1))
+    assert cost - _priced_as_anthropic(body, 0) == pytest.approx(0.01)
+    assert body["usage"]["cost"] == pytest.approx(cost)

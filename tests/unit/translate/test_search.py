@@ -1,0 +1,293 @@
+"""Web search: web_search_options -> SearchSpec (or a 400), WebSearch in the options, results -> citations."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, cast
+
+import claude_agent_sdk as sdk
+import pytest
+from litellm.types.utils import ModelResponseStream
+
+from litellm_claude_code.errors import Failed, Failure
+from litellm_claude_code.runtime.options import SEARCH_TURNS, QueryPlan, build_options
+from litellm_claude_code.settings import DeploymentSettings
+from litellm_claude_code.translate import search, tools
+from litellm_claude_code.translate.params import ParamError, controls_from
+from litellm_claude_code.translate.stream import StreamTranslator
+
+from ..sdk_messages import block_stop, event, message_delta, message_start, result, text_delta, text_start
+
+LOCATION = {"type": "approximate", "approximate": {"city": "Rome", "country": "IT"}}
+
+
+@pytest.mark.parametrize(
+    ("options", "spec"),
+    [
+        ({}, search.SearchSpec()),
+        ({"search_context_size": None, "user_location": None}, search.SearchSpec()),
+        ({"search_context_size": "low"}, search.SearchSpec(uncarried=("search_context_size",))),
+        ({"user_location": LOCATION}, search.SearchSpec(uncarried=("user_location",))),
+        ({"filters": {"allowed_domains": ["a.org"]}}, search.SearchSpec(allowed_domains=("a.org",))),
+        ({"blocked_domains": ["b.org"]}, search.SearchSpec(blocked_domains=("b.org",))),
+    ],
+)
+def test_web_search_options_read(options: dict[str, Any], spec: search.SearchSpec) -> None:
+    assert controls_from({"web_search_options": options}).search == spec
+
+
+def test_no_web_search_options_no_search() -> None:
+    assert controls_from({}).search is None
+    assert controls_from({"web_search_options": None}).search is None
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ("yes", "web_search_options must be an object"),
+        ({"max_uses": 3}, "unknown fields ['max_uses']"),
+        ({"search_context_size": "huge"}, "search_context_size"),
+        ({"user_location": "Rome"}, "user_location"),
+        ({"user_location": {"type": "exact"}}, "user_location"),
+        ({"user_location": {"type": "approximate", "approximate": {"street": "x"}}}, "approximate has unknown"),
+        ({"user_location": {"type": "approximate", "approximate": {"city": 3}}}, "user_location.approximate.city"),
+        ({"user_location": {"type": "approximate", "extra": 1}}, "user_location has unknown"),
+        ({"user_location": {"approximate": "Rome"}}, "user_location.approximate must be"),
+        ({"allowed_domains": "a.org"}, "allowed_domains"),
+        ({"filters": {"blocked": ["a"]}}, "filters"),
+        ({"allowed_domains": ["a.org"], "blocked_domains": ["b.org"]}, "not both"),
+    ],
+)
+def test_malformed_web_search_options_are_a_400_naming_the_field(options: object, named: str) -> None:
+    with pytest.raises(ParamError, match=named.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
+        controls_from({"web_search_options": options})
+
+
+def _ask(hook: sdk.HookCallback, hook_input: dict[str, Any]) -> dict[str, Any]:
+    """What a PreToolUse hook answers (the CLI sends far more fields than these tests need)."""
+
+    async def ask() -> object:
+        return await hook(cast(sdk.HookInput, hook_input), "toolu_1", cast(sdk.HookContext, {"signal": None}))
+
+    return cast(dict[str, Any], asyncio.run(ask()))
+
+
+def _plan(spec: search.SearchSpec | None, functions: tuple[tools.Function, ...] = ()) -> QueryPlan:
+    return QueryPlan("sonnet", "Be terse.", "/tmp/x", {}, search=spec, tools=tools.ToolSpec(functions))
+
+
+def test_search_turns_on_websearch_and_nothing_else() -> None:
+    options = build_options(_plan(search.SearchSpec()), DeploymentSettings())
+    assert options.tools == ["WebSearch"]
+    assert options.allowed_tools == ["WebSearch"]
+    assert options.max_turns == SEARCH_TURNS
+    plain = build_options(_plan(None), DeploymentSettings())
+    assert (plain.tools, plain.allowed_tools, plain.hooks, plain.max_turns) == ([], [], None, 1)
+
+
+def test_search_beside_the_clients_functions_which_stay_deferred() -> None:
+    weather = tools.Function("weather", "", {"type": "object", "properties": {}})
+    options = build_options(_plan(search.SearchSpec(), (weather,)), DeploymentSettings())
+    assert options.tools == ["WebSearch"]
+    assert options.allowed_tools == ["mcp__client__weather", "WebSearch"]
+    assert options.hooks is not None
+    matchers = options.hooks["PreToolUse"]
+    assert [m.matcher for m in matchers] == [None, "WebSearch"]
+    defer = matchers[0].hooks[0]
+    client_call = _ask(defer, {"tool_name": "mcp__client__weather"})
+    search_call = _ask(defer, {"tool_name": "WebSearch"})
+    assert client_call["hookSpecificOutput"]["permissionDecision"] == "defer"
+    assert search_call == {}
+
+
+@pytest.mark.parametrize(
+    ("spec", "asked", "sent"),
+    [
+        (search.SearchSpec(), {"query": "q", "allowed_domains": ["x.org"]}, {"query": "q"}),
+        (search.SearchSpec(allowed_domains=("a.org",)), {"query": "q"}, {"query": "q", "allowed_domains": ["a.org"]}),
+        (
+            search.SearchSpec(blocked_domains=("b.org",)),
+            {"query": "q", "allowed_domains": ["x.org"]},
+            {"query": "q", "blocked_domains": ["b.org"]},
+        ),
+    ],
+)
+def test_the_search_hook_allows_with_the_clients_domains(
+    spec: search.SearchSpec, asked: dict[str, Any], sent: dict[str, Any]
+) -> None:
+    hook = search.hook(spec)
+    answer = _ask(hook, {"tool_name": "WebSearch", "tool_input": asked})
+    specific = answer["hookSpecificOutput"]
+    assert specific["permissionDecision"] == "allow"
+    assert specific["updatedInput"] == sent
+
+
+SEARCH_RESULT = {
+    "query": "rain",
+    "results": [
+        {"tool_use_id": "srvtoolu_1", "content": [{"title": "Rain", "url": "https://example.com/rain"}]},
+        "A summary the search model wrote.",
+    ],
+    "durationSeconds": 0.1,
+    "searchCount": 1,
+}
+
+
+def test_sources_turn_the_answers_links_into_url_citations() -> None:
+    sources = search.Sources()
+    sources.add(SEARCH_RESULT)
+    sources.add("not a search")
+    text = "See [Rain](https://example.com/rain), https://example.com/rain. and [other](https://else.org)."
+    annotations = sources.annotations(text)
+    first = text.index("[Rain]")
+    bare = text.index("https://example.com/rain.")
+    assert [a["url_citation"] for a in annotations] == [
+        {"url": "https://example.com/rain", "title": "Rain", "start_index": first, "end_index": text.index(",")},
+        {"url": "https://example.com/rain", "title": "Rain", "start_index": bare, "end_index": bare + 24},
+    ]
+    assert sources.searches == 1
+
+
+def _tool_use_events() -> list[sdk.Message]:
+    start = {"type": "tool_use", "id": "toolu_s", "name": "WebSearch", "input": {}}
+    delta = {"type": "input_json_delta", "partial_json": json.dumps({"query": "rain"})}
+    return [
+        message_start("msg_1"),
+        text_start(0),
+        text_delta("Searching. ", 0),
+        block_stop(0),
+        event({"type": "content_block_start", "index": 1, "content_block": start}),
+        event({"type": "content_block_delta", "index": 1, "delta": delta}),
+        block_stop(1),
+        message_delta("tool_use"),
+    ]
+
+
+def _searched_answer() -> list[sdk.Message]:
+    tool_result = sdk.UserMessage(
+        content=[sdk.ToolResultBlock(tool_use_id="toolu_s", content="Web search results ...")],
+        tool_use_result=SEARCH_RESULT,
+    )
+    final = result()
+    final.model_usage = {"claude-mock": {"webSearchRequests": 1}}  # type: ignore[typeddict-item]
+    return [
+        *_tool_use_events(),
+        tool_result,
+        message_start("msg_2"),
+        text_start(0),
+        text_delta("Rainy, says [Rain](https://example.com/rain).", 0),
+        block_stop(0),
+        message_delta("end_turn"),
+        final,
+    ]
+
+
+def _run(translator: StreamTranslator, messages: list[sdk.Message]) -> list[ModelResponseStream]:
+    chunks = [chunk for message in messages for chunk in translator.feed(message)]
+    return chunks + translator.finish()[0]
+
+
+def test_a_searched_answer_hides_the_search_and_cites_its_pages() -> None:
+    chunks = _run(StreamTranslator("sonnet", search=True), _searched_answer())
+    deltas = [c.choices[0].delta for c in chunks if c.choices]
+    content = "".join(d.content or "" for d in deltas)
+    assert content == "Searching. Rainy, says [Rain](https://example.com/rain)."
+    assert not any(d.tool_calls for d in deltas)
+    annotations = [a for d in deltas for a in getattr(d, "annotations", None) or []]
+    start = content.index("[Rain]")
+    assert annotations == [
+        {
+            "type": "url_citation",
+            "url_citation": {
+                "url": "https://example.com/rain",
+                "title": "Rain",
+                "start_index": start,
+                "end_index": len(content) - 1,
+            },
+        }
+    ]
+    usage = next(c.usage for c in chunks if not c.choices)
+    assert usage.server_tool_use is not None
+    assert usage.server_tool_use.web_search_requests == 1
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+def test_without_search_a_websearch_call_is_not_hidden_and_nothing_counted() -> None:
+    chunks = _run(StreamTranslator("sonnet"), [*_tool_use_events(), result()])
+    names = [
+        getattr(call, "function", None) for c in chunks if c.choices for call in c.choices[0].delta.tool_calls or []
+    ]
+    assert [f.name for f in names if f is not None and f.name] == ["WebSearch"]
+    usage = next(c.usage for c in chunks if not c.choices)
+    assert getattr(usage, "server_tool_use", None) is None
+
+
+def test_the_clients_call_after_a_search_keeps_index_zero() -> None:
+    translator = StreamTranslator("sonnet", tool_names={"mcp__client__f": "f"}, max_tool_calls=1, search=True)
+    client = {"type": "tool_use", "id": "toolu_c", "name": "mcp__client__f", "input": {}}
+    messages: list[sdk.Message] = [
+        *_tool_use_events(),
+        message_start("msg_2"),
+        event({"type": "content_block_start", "index": 0, "content_block": client}),
+        event({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": "{}"}}),
+        block_stop(0),
+        message_delta("tool_use"),
+        result(stop_reason="tool_deferred"),
+    ]
+    calls = [call for c in _run(translator, messages) if c.choices for call in c.choices[0].delta.tool_calls or []]
+    named = [(call.index, getattr(call, "function", None)) for call in calls]
+    assert [(index, f.name) for index, f in named if f is not None and f.name] == [(0, "f")]
+
+
+def test_whole_messages_hide_the_search_call_too() -> None:
+    whole = sdk.AssistantMessage(
+        content=[
+            sdk.TextBlock(text="Searching."),
+            sdk.ToolUseBlock(id="toolu_s", name="WebSearch", input={"query": "q"}),
+        ],
+        model="claude-mock",
+        message_id="msg_w",
+    )
+    chunks = _run(StreamTranslator("sonnet", search=True), [whole, result()])
+    deltas = [c.choices[0].delta for c in chunks if c.choices]
+    assert "".join(d.content or "" for d in deltas) == "Searching."
+    assert not any(d.tool_calls for d in deltas)
+
+
+def _search_error(text: str) -> sdk.UserMessage:
+    block = sdk.ToolResultBlock(tool_use_id="toolu_s", content=text, is_error=True)
+    # the CLI sends a string here, where the SDK types a dict
+    return sdk.UserMessage(content=[block], tool_use_result=f"Error: {text}")  # type: ignore[arg-type]
+
+
+def test_a_search_the_api_refused_is_its_status_and_message() -> None:
+    translator = StreamTranslator("sonnet", search=True)
+    for message in _tool_use_events():
+        translator.feed(message)
+    with pytest.raises(Failed) as caught:
+        translator.feed(_search_error("Failed to authenticate. API Error: 403 web search is not enabled"))
+    assert caught.value.failure == Failure(status=403, message="web search is not enabled")
+
+
+@pytest.mark.parametrize("text", ["Did 0 searches", "API Error: 200 fine", "API Error: 4031"])
+def test_other_search_errors_reach_the_model(text: str) -> None:
+    assert search.refused(_search_error(text)) is None
+    assert search.refused(sdk.UserMessage(content="API Error: 403 x")) is None
+
+
+def test_a_client_function_called_websearch_is_the_clients_call() -> None:
+    translator = StreamTranslator("sonnet", tool_names={"mcp__client__WebSearch": "WebSearch"}, search=True)
+    client = {"type": "tool_use", "id": "toolu_c", "name": "mcp__client__WebSearch", "input": {}}
+    messages: list[sdk.Message] = [
+        *_tool_use_events(),  # Claude Code's own WebSearch: hidden
+        message_start("msg_2"),
+        event({"type": "content_block_start", "index": 0, "content_block": client}),
+        event({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": "{}"}}),
+        block_stop(0),
+        message_delta("tool_use"),
+        result(stop_reason="tool_deferred"),
+    ]
+    calls = [call for c in _run(translator, messages) if c.choices for call in c.choices[0].delta.tool_calls or []]
+    named = [(call.id, getattr(call, "function", None)) for call in calls]
+    assert [(i, f.name) for i, f in named if f is not None and f.name] == [("toolu_c", "WebSearch")]
