@@ -24,3 +24,5 @@ def assert_each_extends_the_previous(requests: list[Recorded]) -> None:
         assert after.usage is not None
         covered = before.usage["cache_read_input_tokens"] + before.usage["cache_creation_input_tokens"]
         assert after.usage["cache_read_input_tokens"] == covered, f"request {number}: {after.usage}, before {covered}"
+        # All of the previous request was read: what is not is the new turn alone.
+        assert covered == total, f"request {number - 1} left {total - covered} tokens after its last breakpoint"

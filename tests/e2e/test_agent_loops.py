@@ -1,4 +1,4 @@
-"""Agent loops (issue 10): three rounds of call -> result, then an answer, in every API mode.
+"""Agent loops (issue 10): ten rounds of call -> result, then an answer, in every API mode.
 
 At every round the mock checks what reached the model: the client's own tools,
 by name with their schemas (the round carrying tool results included), every
@@ -40,12 +40,15 @@ ROUNDS: list[list[tuple[str, str, dict[str, Any]]]] = [
     [("toolu_r1", "get_weather", {"city": "Paris"})],
     [("toolu_r2a", "get_weather", {"city": "Oslo"}), ("toolu_r2b", "get_time", {"zone": "CET"})],
     [("toolu_r3", "get_weather", {"city": "Atlantis"})],
+    # Seven more rounds: ten in all, each on the process that made its calls (issue 19).
+    *([(f"toolu_r{n}", "get_time", {"zone": f"UTC+{n}"})] for n in range(4, 11)),
 ]
 RESULTS = {
     "toolu_r1": "sunny, 21C",
     "toolu_r2a": "snow, -3C",
     "toolu_r2b": "14:05",
     "toolu_r3": "error: no such city",
+    **{f"toolu_r{n}": f"{n}:00 " + "x" * 3000 for n in range(4, 11)},  # 3 kB results
 }
 FAILED = {"toolu_r3"}
 FINAL = "Paris is sunny, Oslo snowy; Atlantis does not exist."
