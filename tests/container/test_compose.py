@@ -216,6 +216,7 @@ def stack(engine: Engine, mock: MockAnthropic, tmp_path_factory: pytest.TempPath
         db_password=db_password,
     )
     running.render(tmp_path_factory.mktemp("compose") / "compose.yml")
+    before = _images()
     try:
         started = time.monotonic()
         running.must("build", timeout=1500)
@@ -236,6 +237,18 @@ def stack(engine: Engine, mock: MockAnthropic, tmp_path_factory: pytest.TempPath
     finally:
         down = running.compose("down", "--volumes", "--rmi", "local", "--timeout", "20", timeout=300)
         print(down.stdout + down.stderr)
+        # The build stage's layers too (untagged once the image is gone): each run builds from
+        # scratch, as on a new machine, and leaves only the cached stand-ins behind.
+        left = sorted(_images(dangling=True) - before)
+        if left:
+            subprocess.run(["docker", "rmi", *left], capture_output=True)
+
+
+def _images(dangling: bool = False) -> set[str]:
+    """The ids of the engine's images (all, or the untagged ones only)."""
+    command = ["docker", "images", "-aq", "--no-trunc", *(["--filter", "dangling=true"] if dangling else [])]
+    listed = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return set(listed.split())
 
 
 def _chat(stack: Stack, key: str, model: str = "sonnet") -> str:
