@@ -58,6 +58,7 @@ class Stack:
     build_seconds: float = 0.0
     up_seconds: float = 0.0
     keys: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # timings and sizes, printed by the last test
     rendered: Path | None = None  # docker-compose.yml with the override, resolved by compose itself
 
     def render(self, into: Path) -> None:
@@ -198,7 +199,7 @@ def stack(engine: Engine, mock: MockAnthropic, tmp_path_factory: pytest.TempPath
     started = time.monotonic()
     done = subprocess.run([str(ROOT / "scripts" / "docker-standins")], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    print(f"\nstand-ins ready in {time.monotonic() - started:.0f}s:\n{done.stderr.strip()}")
+    standins = f"stand-ins ready in {time.monotonic() - started:.0f}s ({'; '.join(done.stderr.strip().splitlines())})"
 
     checkout = _checkout(tmp_path_factory.mktemp("checkout"))
     master_key, db_password = f"sk-{secrets.token_urlsafe(24)}", secrets.token_urlsafe(18)
@@ -232,7 +233,11 @@ def stack(engine: Engine, mock: MockAnthropic, tmp_path_factory: pytest.TempPath
         running.must("up", "-d")
         running.wait_healthy("proxy")
         running.up_seconds = time.monotonic() - started
-        print(f"image built in {running.build_seconds:.0f}s; stack up and healthy in {running.up_seconds:.0f}s")
+        running.notes += [
+            standins,
+            f"image built in {running.build_seconds:.0f}s",
+            f"up and healthy in {running.up_seconds:.0f}s",
+        ]
         yield running
     finally:
         down = running.compose("down", "--volumes", "--rmi", "local", "--timeout", "20", timeout=300)
@@ -344,7 +349,7 @@ def test_restart_keeps_key_and_login(stack: Stack, mock: MockAnthropic) -> None:
     assert stack.keys, "needs the key made by the test before"
     started = time.monotonic()
     stack.must("restart", "proxy")
-    print(f"\nproxy restarted in {time.monotonic() - started:.1f}s")
+    stack.notes.append(f"proxy restarted in {time.monotonic() - started:.1f}s")
     _still_works(stack, mock)
 
 
@@ -353,7 +358,7 @@ def test_down_then_up_keeps_key_and_login(stack: Stack, mock: MockAnthropic) -> 
     container = stack.container("proxy")
     started = time.monotonic()
     stack.must("stop", "--timeout", "20", "proxy")
-    print(f"\nproxy stopped in {time.monotonic() - started:.1f}s")
+    stack.notes.append(f"proxy stopped in {time.monotonic() - started:.1f}s")
     # Ended by its SIGTERM, not killed (137) when the stop timeout ran out.
     assert stack.inspect(container, "{{.State.ExitCode}}") != "137", stack.logs()
     stack.must("down", "--timeout", "20")
@@ -362,10 +367,12 @@ def test_down_then_up_keeps_key_and_login(stack: Stack, mock: MockAnthropic) -> 
     _still_works(stack, mock)
 
 
-def test_image_has_no_secret_and_no_test_file(stack: Stack, tmp_path: Path) -> None:
+def test_image_has_no_secret_and_no_test_file(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     image = stack.image
     size = int(stack.inspect(image, "{{.Size}}"))
-    print(f"\nimage {image[:19]}: {size / 1e6:.0f} MB, built in {stack.build_seconds:.0f}s")
+    stack.notes.append(f"image {image[:19]}: {size / 1e6:.0f} MB")
+    with capsys.disabled():  # in the CI log too, where pytest captures what passing tests print
+        print("\ncontainer test: " + "; ".join(stack.notes))
     config = stack.inspect(image, "{{json .Config}}")
     created = subprocess.run(["docker", "create", image], capture_output=True, text=True, check=True).stdout.strip()
     try:
