@@ -220,7 +220,7 @@ def stack(engine: Engine, mock: MockAnthropic, tmp_path_factory: pytest.TempPath
     before = _images()
     try:
         started = time.monotonic()
-        running.must("build", timeout=1500)
+        running.must("build", "--force-rm", timeout=1500)  # a failed step leaves no container
         running.build_seconds = time.monotonic() - started
         started = time.monotonic()
         running.must("up", "-d", "db")
