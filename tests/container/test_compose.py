@@ -220,7 +220,9 @@ def stack(engine: Engine, mock: MockAnthropic, tmp_path_factory: pytest.TempPath
     before = _images()
     try:
         started = time.monotonic()
-        running.must("build", "--force-rm", timeout=1500)  # a failed step leaves no container
+        # Compose v1: a failed step leaves no container (v2's builder leaves none anyway).
+        force_rm = ["--force-rm"] if command[-1].endswith("docker-compose") else []
+        running.must("build", *force_rm, timeout=1500)
         running.build_seconds = time.monotonic() - started
         started = time.monotonic()
         running.must("up", "-d", "db")
