@@ -3,7 +3,11 @@
 # Build: docker build -t litellm-claude-code .   Run: docker compose up (see docs in README).
 
 FROM python:3.11-slim AS build
+# The venv on PATH: the Prisma CLI runs its generator by name (prisma-client-py, a venv script).
+# The bundled model price map: importing litellm at build time fetches nothing.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \
+    PATH=/opt/venv/bin:$PATH \
+    LITELLM_LOCAL_MODEL_COST_MAP=True \
     PRISMA_BINARY_CACHE_DIR=/opt/prisma
 WORKDIR /app
 COPY requirements.txt .
