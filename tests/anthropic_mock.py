@@ -15,9 +15,10 @@ import argparse
 import asyncio
 import json
 import threading
+import time
 import uuid
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
@@ -49,6 +50,62 @@ class Reply:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:
         return cls(**data)
+
+
+@dataclass
+class Account:
+    """One subscription, known by its OAuth token: its usage windows, reported on every answer.
+
+    Answers carry the API's ``anthropic-ratelimit-unified-*`` headers for this
+    account. Each answered request adds ``step`` to both windows. Past a full
+    5-hour window the account is over its plan: with ``overage`` ``allowed`` it
+    still answers, from paid extra usage (status rejected, overage allowed),
+    otherwise it refuses with a 429.
+    """
+
+    five_hour: float = 0.0
+    seven_day: float = 0.0
+    step: float = 0.0
+    overage: str = "rejected"
+    reset_in: int = 3600  # seconds until the 5-hour window resets
+    answered: int = 0
+    extra_usage_answers: int = 0  # answers served from extra usage
+
+    def over_plan(self) -> bool:
+        return self.five_hour >= 1.0 or self.seven_day >= 1.0
+
+    def headers(self, now: int) -> dict[str, str]:
+        over = self.over_plan()
+        five_status = "rejected" if self.five_hour >= 1.0 else "allowed_warning" if self.five_hour >= 0.8 else "allowed"
+        status = "rejected" if over else "allowed_warning" if five_status == "allowed_warning" else "allowed"
+        return {
+            "anthropic-ratelimit-unified-status": status,
+            "anthropic-ratelimit-unified-reset": str(now + self.reset_in),
+            "anthropic-ratelimit-unified-representative-claim": "five_hour",
+            "anthropic-ratelimit-unified-5h-utilization": f"{min(self.five_hour, 1.0):.4f}",
+            "anthropic-ratelimit-unified-5h-reset": str(now + self.reset_in),
+            "anthropic-ratelimit-unified-5h-status": five_status,
+            "anthropic-ratelimit-unified-7d-utilization": f"{min(self.seven_day, 1.0):.4f}",
+            "anthropic-ratelimit-unified-7d-reset": str(now + 5 * 86400),
+            "anthropic-ratelimit-unified-7d-status": "rejected" if self.seven_day >= 1.0 else "allowed",
+            "anthropic-ratelimit-unified-overage-status": self.overage,
+            "anthropic-ratelimit-unified-fallback": "available",
+        }
+
+    def answer(self, reply: Reply) -> Reply:
+        """The reply this account gives: ``reply`` with its quota headers, or a 429 past its plan."""
+        headers = self.headers(int(time.time()))
+        if self.over_plan() and self.overage not in ("allowed", "allowed_warning"):
+            headers["retry-after"] = str(self.reset_in)
+            return replace(
+                reply, status=429, error_type="rate_limit_error", error_message="usage limit", headers=headers
+            )
+        self.answered += 1
+        if self.over_plan():
+            self.extra_usage_answers += 1
+        self.five_hour += self.step
+        self.seven_day += self.step
+        return replace(reply, headers={**reply.headers, **headers})
 
 
 @dataclass
@@ -149,6 +206,7 @@ class MockAnthropic:
         self.requests: list[Recorded] = []
         self.other_requests: list[Recorded] = []
         self.default = Reply()
+        self.accounts: dict[str, Account] = {}  # by OAuth token: each answers with its own quota
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -168,10 +226,18 @@ class MockAnthropic:
             self.requests.clear()
             self.other_requests.clear()
             self.default = Reply()
+            self.accounts = {}
 
-    def _next_reply(self) -> Reply:
+    def _next_reply(self, headers: dict[str, str] | None = None) -> Reply:
         with self._lock:
-            return self._queue.popleft() if self._queue else self.default
+            reply = self._queue.popleft() if self._queue else self.default
+            token = (headers or {}).get("authorization", "").removeprefix("Bearer ")
+            account = self.accounts.get(token)
+            return account.answer(reply) if account is not None and reply.status == 200 else reply
+
+    def token_of(self, recorded: Recorded) -> str:
+        """The OAuth token a request was made with."""
+        return recorded.headers.get("authorization", "").removeprefix("Bearer ")
 
     @property
     def url(self) -> str:
@@ -203,7 +269,7 @@ class MockAnthropic:
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         recorded = await self._record(request, self.requests)
-        reply = self._next_reply()
+        reply = self._next_reply(recorded.headers)
         if reply.first_byte_delay:
             await asyncio.sleep(reply.first_byte_delay)
         if reply.hang:

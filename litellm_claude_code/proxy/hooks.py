@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator
+import time
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 
 from fastapi import HTTPException
 from litellm.constants import RETURN_RAW_MODEL_NAME_METADATA_KEY
 from litellm.integrations.custom_logger import CustomLogger
 
+from .. import boundary
+from ..errors import Failed
+from ..settings import SETTINGS_KEY, SettingsError, parse_settings
 from ..translate.prompt import TOOL_ERRORS_METADATA_KEY, PromptError, check_shapes
-from . import quota
+from . import health, quota
+from .affinity import Affinity, conversation_of
+from .metrics import Routing
+from .pool import Candidate, Decision, Pool
 from .quota import Quotas
 
 logger = logging.getLogger(__name__)
@@ -28,10 +36,64 @@ class ProxyHooks(CustomLogger):
     (``claude-sonnet-4-5-...``, or the account default behind ``default``).
     """
 
-    def __init__(self, quotas: Quotas | None = None) -> None:
+    def __init__(
+        self,
+        quotas: Quotas | None = None,
+        affinity: Affinity | None = None,
+        routing: Routing | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__()
         self._quotas = quotas
+        self._affinity = affinity or Affinity()
+        self.routing = routing or Routing()
+        self._clock = clock
         self._dropped: set[str] = set()  # tool types already reported as dropped
+        # litellm_call_id -> the routing decision, for the response's headers
+        self._decisions: OrderedDict[str, Decision] = OrderedDict()
+
+    async def async_filter_deployments(
+        self,
+        model: str,
+        healthy_deployments: list[Any],
+        messages: list[Any] | None,
+        request_kwargs: dict[str, Any] | None = None,
+        parent_otel_span: Any = None,
+    ) -> list[Any]:
+        """The one account of the model's pool that serves this request (issue 20, see ``pool``).
+
+        Runs after the router's own filters (cooldowns among them), so it chooses
+        among the deployments the router would. Deployments the router has
+        already tried for this request (weighted failover) are left out here.
+        A model group that is not only Claude Code deployments is left alone.
+        """
+        kwargs = request_kwargs or {}
+        if self._quotas is None or health.is_health_probe(kwargs.get("litellm_params") or kwargs):
+            return healthy_deployments
+        tried = set(kwargs.get("_excluded_deployment_ids") or ())
+        offered = [d for d in healthy_deployments if _deployment_id(d) not in tried]
+        candidates = [_candidate(d, self._quotas) for d in offered]
+        if not offered or any(c is None for c in candidates):
+            return healthy_deployments
+        pool = Pool([c for c in candidates if c is not None], self._clock())
+        conversation = conversation_of(model, messages)
+        pinned = None
+        if conversation is not None and conversation.continuing:
+            pinned = await self._affinity.get(conversation.key)
+        decision = pool.choose(pinned)
+        if decision is None:
+            self.routing.refused(model)
+            with boundary.mapped(model):  # a 429 with Retry-After, as the provider's own refusals
+                raise Failed(pool.refusal(model))
+        if conversation is not None:
+            await self._affinity.set(conversation.key, decision.deployment)
+        self.routing.decided(model, decision)
+        call_id = kwargs.get("litellm_call_id")
+        if isinstance(call_id, str):
+            self._decisions[call_id] = decision
+            while len(self._decisions) > 10_000:
+                self._decisions.popitem(last=False)
+        return [d for d in offered if _deployment_id(d) == decision.deployment]
 
     async def async_post_call_response_headers_hook(
         self,
@@ -45,7 +107,15 @@ class ProxyHooks(CustomLogger):
         deployment = (litellm_call_info or {}).get("model_id")
         if self._quotas is None or not isinstance(deployment, str):
             return None
-        return quota.headers(self._quotas.of(deployment)) or None
+        out = quota.headers(self._quotas.of(deployment))
+        call_id = data.get("litellm_call_id")
+        decision = self._decisions.pop(call_id, None) if isinstance(call_id, str) else None
+        if decision is not None:
+            # Which account of the pool served, where it stood when chosen, and why it was chosen.
+            out[f"{ROUTING_HEADER_PREFIX}account"] = decision.deployment
+            out[f"{ROUTING_HEADER_PREFIX}account-standing"] = decision.standing.label
+            out[f"{ROUTING_HEADER_PREFIX}routing"] = decision.how
+        return out or None
 
     def _report_dropped_tools(self, tools: object) -> None:
         """Log once per type the /v1/responses tools LiteLLM's adapter drops before the provider.
@@ -97,6 +167,30 @@ class ProxyHooks(CustomLogger):
             extra = data.get("litellm_metadata")
             data["litellm_metadata"] = {**(extra if isinstance(extra, dict) else {}), TOOL_ERRORS_METADATA_KEY: failed}
         return data
+
+
+ROUTING_HEADER_PREFIX = "x-claude-code-"
+
+
+def _deployment_id(deployment: Mapping[str, Any]) -> str | None:
+    info = deployment.get("model_info")
+    identity = info.get("id") if isinstance(info, Mapping) else None
+    return str(identity) if identity is not None else None
+
+
+def _candidate(deployment: Mapping[str, Any], quotas: Quotas) -> Candidate | None:
+    """A Claude Code deployment as a pool candidate; None for any other deployment."""
+    params = deployment.get("litellm_params")
+    model = params.get("model") if isinstance(params, Mapping) else None
+    identity = _deployment_id(deployment)
+    if not isinstance(model, str) or not model.startswith("claude-code/") or identity is None:
+        return None
+    info = deployment.get("model_info")
+    try:
+        settings = parse_settings(info.get(SETTINGS_KEY) if isinstance(info, Mapping) else None)
+    except SettingsError:
+        return None  # refused at start-up already (config_check); not ours to route
+    return Candidate(identity, quotas.of(identity), settings.extra_usage == "allow", settings.warning_threshold)
 
 
 def failed_tool_calls(messages: object) -> list[str]:
