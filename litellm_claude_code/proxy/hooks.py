@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from fastapi import HTTPException
 from litellm.constants import RETURN_RAW_MODEL_NAME_METADATA_KEY
@@ -42,12 +43,14 @@ class ProxyHooks(CustomLogger):
         affinity: Affinity | None = None,
         routing: Routing | None = None,
         clock: Callable[[], float] = time.time,
+        deployments_of: Callable[[str], list[Any]] | None = None,
     ) -> None:
         super().__init__()
         self._quotas = quotas
         self._affinity = affinity or Affinity()
         self.routing = routing or Routing()
         self._clock = clock
+        self._deployments_of = deployments_of or router_deployments
         self._dropped: set[str] = set()  # tool types already reported as dropped
         # litellm_call_id -> the routing decision, for the response's headers
         self._decisions: OrderedDict[str, Decision] = OrderedDict()
@@ -70,6 +73,9 @@ class ProxyHooks(CustomLogger):
         kwargs = request_kwargs or {}
         if self._quotas is None or health.is_health_probe(kwargs.get("litellm_params") or kwargs):
             return healthy_deployments
+        if not healthy_deployments:
+            self._refuse_spent_pool(model, self._quotas)
+            return healthy_deployments
         tried = set(kwargs.get("_excluded_deployment_ids") or ())
         offered = [d for d in healthy_deployments if _deployment_id(d) not in tried]
         candidates = [_candidate(d, self._quotas) for d in offered]
@@ -82,9 +88,7 @@ class ProxyHooks(CustomLogger):
             pinned = await self._affinity.get(conversation.key)
         decision = pool.choose(pinned)
         if decision is None:
-            self.routing.refused(model)
-            with boundary.mapped(model):  # a 429 with Retry-After, as the provider's own refusals
-                raise Failed(pool.refusal(model))
+            self._refuse(model, pool)
         if conversation is not None:
             await self._affinity.set(conversation.key, decision.deployment)
         self.routing.decided(model, decision)
@@ -94,6 +98,25 @@ class ProxyHooks(CustomLogger):
             while len(self._decisions) > 10_000:
                 self._decisions.popitem(last=False)
         return [d for d in offered if _deployment_id(d) == decision.deployment]
+
+    def _refuse(self, model: str, pool: Pool) -> NoReturn:
+        self.routing.refused(model)
+        with boundary.mapped(model):  # a 429 with Retry-After, as the provider's own refusals
+            raise Failed(pool.refusal(model))
+
+    def _refuse_spent_pool(self, model: str, quotas: Quotas) -> None:
+        """With every deployment of the model cooled down by the router: our 429 when their plans are spent.
+
+        The router cools an account down on the 429 that reveals its spent
+        plan; without this, the client would see LiteLLM's "No deployments
+        available ... cooldown" instead of what happened and when it resets.
+        """
+        candidates = [_candidate(d, quotas) for d in self._deployments_of(model)]
+        if not candidates or any(c is None for c in candidates):
+            return
+        pool = Pool([c for c in candidates if c is not None], self._clock())
+        if pool.choose(None) is None:
+            self._refuse(model, pool)
 
     async def async_post_call_response_headers_hook(
         self,
@@ -170,6 +193,14 @@ class ProxyHooks(CustomLogger):
 
 
 ROUTING_HEADER_PREFIX = "x-claude-code-"
+
+
+def router_deployments(model: str) -> list[Any]:
+    """The running proxy's deployments of ``model`` (read where the proxy keeps its router)."""
+    proxy_server = sys.modules.get("litellm.proxy.proxy_server")
+    listing = getattr(getattr(proxy_server, "llm_router", None), "get_model_list", None)
+    found = listing(model_name=model) if callable(listing) else None
+    return list(found) if isinstance(found, list) else []
 
 
 def _deployment_id(deployment: Mapping[str, Any]) -> str | None:

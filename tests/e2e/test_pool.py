@@ -202,6 +202,28 @@ def test_an_account_on_extra_usage_gets_nothing_more_and_a_spent_pool_is_a_clear
     assert "using extra usage" in str(health), health
 
 
+def test_a_pool_whose_plans_are_spent_says_so_not_cooldown(pool_proxy: Proxy, mock: MockAnthropic) -> None:
+    """Both accounts refuse with a 429 (the router cools both down): the next client sees why, and when."""
+    mock.accounts = {
+        TOKENS["a"]: Account(five_hour=1.0, reset_in=1200),
+        TOKENS["b"]: Account(five_hour=1.0, reset_in=600),
+    }
+    first = chat(pool_proxy, [{"role": "user", "content": "A refuses, then B"}])
+    assert first.status_code == 429, first.text
+    print(f"\nfirst refusal: {first.json()['error']['message']}")
+    asked = len(mock.requests)
+    started = time.monotonic()
+    again = chat(pool_proxy, [{"role": "user", "content": "and now?"}])
+    assert time.monotonic() - started < 1.0
+    assert again.status_code == 429, again.text
+    message = again.json()["error"]["message"]
+    assert "plan limit of every Claude account serving 'sonnet' is reached" in message, message
+    assert "cooldown" not in message.lower(), message
+    assert "extra usage" not in message, message  # none of them offers any
+    assert 500 <= float(again.headers["retry-after"]) <= 601  # B's reset, the earlier one
+    assert len(mock.requests) == asked
+
+
 def test_with_extra_usage_allowed_the_request_is_served(
     mock: MockAnthropic, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -20,11 +20,11 @@ def deployment(identity: str, model: str = "claude-code/sonnet", **settings: Any
     return {"litellm_params": {"model": model}, "model_info": {"id": identity, "claude_code": settings}}
 
 
-def hooks_with(reports: dict[str, Any]) -> ProxyHooks:
+def hooks_with(reports: dict[str, Any], configured: list[dict[str, Any]] | None = None) -> ProxyHooks:
     quotas = Quotas(clock=lambda: NOW)
     for identity, report in reports.items():
         quotas.record(identity, identity, report, model="sonnet")
-    return ProxyHooks(quotas, Affinity(lambda: None), clock=lambda: NOW)
+    return ProxyHooks(quotas, Affinity(lambda: None), clock=lambda: NOW, deployments_of=lambda model: configured or [])
 
 
 def route(hooks: ProxyHooks, offered: list[dict[str, Any]], messages: list[Any], **kwargs: Any) -> list[str]:
@@ -84,6 +84,17 @@ def test_a_pool_with_no_account_in_its_plan_is_a_429_naming_the_guard() -> None:
     assert hooks.routing.refusals["sonnet"] == 1
     allowed = [deployment("a", extra_usage="allow"), deployment("b")]
     assert route(hooks, allowed, FIRST) == ["a"]
+
+
+def test_a_pool_the_router_has_cooled_down_whole_is_refused_with_the_reason_when_its_plans_are_spent() -> None:
+    configured = [deployment("a"), deployment("b")]
+    spent = hooks_with({"a": rate_limit("rejected", 1.0), "b": rate_limit("rejected", 1.0)}, configured)
+    with pytest.raises(litellm.RateLimitError, match="plan limit of every Claude account serving 'sonnet'"):
+        route(spent, [], FIRST)
+    # cooled down for another reason (a throttle): LiteLLM's own answer stands
+    throttled = hooks_with({"a": rate_limit("allowed", 0.2)}, configured)
+    assert route(throttled, [], FIRST) == []
+    assert route(hooks_with({}), [], FIRST) == []  # outside the proxy: no router to ask
 
 
 def test_health_probes_are_not_routed() -> None:
