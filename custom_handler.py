@@ -28,4 +28,4 @@ metrics.register(claude_code_provider.collector())
 
 # It reads the provider's quota state for the response headers and to route among a model's accounts.
 proxy_hooks = ProxyHooks(claude_code_provider.quotas)
-metrics.register(metrics.RoutingCollector(proxy_hooks.routing))
+metrics.register(metrics.RoutingCollector(proxy_hooks.routing, proxy_hooks.window_use))

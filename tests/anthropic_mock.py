@@ -60,30 +60,49 @@ class Account:
     account. Each answered request adds ``step`` to both windows. Past a full
     5-hour window the account is over its plan: with ``overage`` ``allowed`` it
     still answers, from paid extra usage (status rejected, overage allowed),
-    otherwise it refuses with a 429.
+    otherwise it refuses with a 429. With ``capacity`` (weighted tokens per
+    5-hour window) each answer also adds its weighted tokens to the 5-hour
+    window, and ``charges`` is the mock's own accounting: what each answered
+    request added to it, in order.
     """
 
     five_hour: float = 0.0
     seven_day: float = 0.0
     step: float = 0.0
     overage: str = "rejected"
-    reset_in: int = 3600  # seconds until the 5-hour window resets
+    reset_in: int = 3600  # seconds until the 5-hour window resets, from the account's creation
+    capacity: float | None = None
     answered: int = 0
     extra_usage_answers: int = 0  # answers served from extra usage
+    charges: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.window_ends = int(time.time()) + self.reset_in
+
+    @staticmethod
+    def weighted(reply: Reply) -> float:
+        """Tokens weighted as a Sonnet answer's list price weighs them (input 1, output 5, cache 0.1 / 1.25)."""
+        return (
+            reply.input_tokens
+            + 5 * reply.output_tokens
+            + 0.1 * reply.cache_read_input_tokens
+            + 1.25 * reply.cache_creation_input_tokens
+        )
 
     def over_plan(self) -> bool:
         return self.five_hour >= 1.0 or self.seven_day >= 1.0
 
     def headers(self, now: int) -> dict[str, str]:
+        ends = self.window_ends
         over = self.over_plan()
         five_status = "rejected" if self.five_hour >= 1.0 else "allowed_warning" if self.five_hour >= 0.8 else "allowed"
         status = "rejected" if over else "allowed_warning" if five_status == "allowed_warning" else "allowed"
         return {
             "anthropic-ratelimit-unified-status": status,
-            "anthropic-ratelimit-unified-reset": str(now + self.reset_in),
+            "anthropic-ratelimit-unified-reset": str(ends),
             "anthropic-ratelimit-unified-representative-claim": "five_hour",
             "anthropic-ratelimit-unified-5h-utilization": f"{min(self.five_hour, 1.0):.4f}",
-            "anthropic-ratelimit-unified-5h-reset": str(now + self.reset_in),
+            "anthropic-ratelimit-unified-5h-reset": str(ends),
             "anthropic-ratelimit-unified-5h-status": five_status,
             "anthropic-ratelimit-unified-7d-utilization": f"{min(self.seven_day, 1.0):.4f}",
             "anthropic-ratelimit-unified-7d-reset": str(now + 5 * 86400),
@@ -96,16 +115,20 @@ class Account:
         """The reply this account gives: ``reply`` with its quota headers, or a 429 past its plan."""
         headers = self.headers(int(time.time()))
         if self.over_plan() and self.overage not in ("allowed", "allowed_warning"):
-            headers["retry-after"] = str(self.reset_in)
+            headers["retry-after"] = str(max(0, self.window_ends - int(time.time())))
             return replace(
                 reply, status=429, error_type="rate_limit_error", error_message="usage limit", headers=headers
             )
         self.answered += 1
         if self.over_plan():
             self.extra_usage_answers += 1
-        self.five_hour += self.step
+        charge = self.step + (self.weighted(reply) / self.capacity if self.capacity else 0.0)
+        self.charges.append(charge)
+        self.five_hour += charge
         self.seven_day += self.step
-        return replace(reply, headers={**reply.headers, **headers})
+        # The headers report the window after this answer, as the API's do.
+        after = self.headers(int(time.time())) if charge else headers
+        return replace(reply, headers={**reply.headers, **after})
 
 
 @dataclass

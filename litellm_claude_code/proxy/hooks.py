@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from collections import OrderedDict
@@ -22,6 +23,7 @@ from .affinity import Affinity, conversation_of
 from .metrics import Routing
 from .pool import Candidate, Decision, Pool
 from .quota import Quotas
+from .shares import ShareError, Shares, share_of
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ class ProxyHooks(CustomLogger):
         self.routing = routing or Routing()
         self._clock = clock
         self._deployments_of = deployments_of or router_deployments
+        self.shares = Shares()
+        self._key_names: dict[str, str] = {}  # key hash -> its alias, for people reading metrics
         self._dropped: set[str] = set()  # tool types already reported as dropped
         # litellm_call_id -> the routing decision, for the response's headers
         self._decisions: OrderedDict[str, Decision] = OrderedDict()
@@ -172,10 +176,66 @@ class ProxyHooks(CustomLogger):
                 chunk.model = answered
             yield chunk
 
+    async def async_log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        """Each answer's weighted tokens (its list price) for its key, against its account's window (``shares``)."""
+        logged = kwargs.get("standard_logging_object") if isinstance(kwargs, dict) else None
+        if self._quotas is None or not isinstance(logged, Mapping):
+            return
+        deployment, cost = logged.get("model_id"), logged.get("response_cost")
+        metadata = logged.get("metadata")
+        key = metadata.get("user_api_key_hash") if isinstance(metadata, Mapping) else None
+        if not isinstance(deployment, str) or not isinstance(key, str) or not isinstance(cost, (int, float)):
+            return
+        alias = metadata.get("user_api_key_alias") if isinstance(metadata, Mapping) else None
+        self._key_names[key] = alias if isinstance(alias, str) and alias else key[:16]
+        self.shares.record(deployment, key, float(cost), self._quotas.of(deployment))
+
+    def window_use(self) -> list[tuple[str, str, float]]:
+        """(key, model, estimated use of the model's pool window) for every key the proxy has served."""
+        if self._quotas is None:
+            return []
+        pools: dict[str, list[str]] = {}
+        for deployment, model in self._quotas.model_of.items():
+            pools.setdefault(model, []).append(deployment)
+        now = self._clock()
+        out = []
+        for key in self.shares.served_keys():
+            for model, deployments in sorted(pools.items()):
+                configured = [i for d in self._deployments_of(model) if (i := _deployment_id(d)) is not None]
+                used, _ = self.shares.used(key, configured or deployments, now)
+                if used > 0:
+                    out.append((self._key_names.get(key, key[:16]), model, used))
+        return out
+
+    def _refuse_past_share(self, user_api_key_dict: Any, model: object) -> None:
+        """A 429 until the window resets once the key's estimated use passes its share (``shares``)."""
+        try:
+            share = share_of(
+                getattr(user_api_key_dict, "metadata", None), getattr(user_api_key_dict, "team_metadata", None)
+            )
+        except ShareError as error:  # the key's or team's settings, not the caller's request
+            raise HTTPException(status_code=500, detail={"error": str(error)}) from None
+        key = getattr(user_api_key_dict, "token", None)
+        if share is None or not isinstance(key, str) or not isinstance(model, str):
+            return
+        deployments = [i for d in self._deployments_of(model) if (i := _deployment_id(d)) is not None]
+        now = self._clock()
+        used, reset = self.shares.used(key, deployments, now)
+        if used < share:
+            return
+        wait = max(1, math.ceil(reset - now)) if reset is not None else None
+        message = (
+            f"this key's share of the 5-hour window of {model!r} ({share:.0%}) is used up"
+            f" (estimated {used:.0%})" + (f"; the window resets in {wait}s" if wait is not None else "")
+        )
+        headers = {"retry-after": str(wait)} if wait is not None else None
+        raise HTTPException(status_code=429, detail={"error": message}, headers=headers)
+
     async def async_pre_call_hook(
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any
     ) -> dict[str, Any]:
         _refuse_malformed(data)
+        self._refuse_past_share(user_api_key_dict, data.get("model"))
         if "responses" in str(call_type):
             self._report_dropped_tools(data.get("tools"))
         metadata = data.get("metadata")

@@ -63,10 +63,11 @@ class Routing:
 
 
 class RoutingCollector(Collector):
-    """The routing decisions, read when scraped."""
+    """The routing decisions and the keys' use of their pools' windows, read when scraped."""
 
-    def __init__(self, routing: Routing) -> None:
+    def __init__(self, routing: Routing, window_use: Callable[[], list[tuple[str, str, float]]] = list) -> None:
         self._routing = routing
+        self._window_use = window_use
 
     def collect(self) -> Iterator[Any]:
         decisions = CounterMetricFamily(
@@ -83,7 +84,14 @@ class RoutingCollector(Collector):
         )
         for model, count in sorted(self._routing.refusals.items()):
             refusals.add_metric([model], count)
-        yield from (decisions, refusals)
+        use = GaugeMetricFamily(
+            "claude_code_window_share_used",
+            "A key's estimated use of the 5-hour window of a model's account pool (0-1; README 'Many accounts')",
+            labels=["key", "model"],
+        )
+        for key, model, used in self._window_use():
+            use.add_metric([key, model], used)
+        yield from (decisions, refusals, use)
 
 
 class ProviderCollector(Collector):
