@@ -86,7 +86,13 @@ def standing(quota: Quota | None, threshold: float, now: float) -> Standing:
     if quota.status == "rejected":
         if not _live(quota, now):
             return Standing.UNMEASURED  # the limit has reset since the report
-        return Standing.EXTRA_USAGE if quota.using_extra_usage else Standing.EXHAUSTED
+        if quota.using_extra_usage:
+            return Standing.EXTRA_USAGE
+        if quota.exhausted_window is not None:
+            return Standing.EXHAUSTED
+        # Rejected with no window or reset named: nothing says what is exhausted until when (the
+        # provider does not refuse it either), so it is tried, after every account with room.
+        return Standing.WARNING
     if quota.status == "allowed_warning" or utilization(quota, now) >= threshold:
         return Standing.WARNING
     return Standing.ROOM

@@ -44,6 +44,7 @@ def pool(*candidates: Candidate) -> Pool:
         (quota(1.0, status="rejected", overage="allowed"), Standing.EXTRA_USAGE),
         (quota(1.0, status="rejected", overage="allowed_warning"), Standing.EXTRA_USAGE),
         (quota(1.0, status="rejected"), Standing.EXHAUSTED),
+        (quota_from(sdk.RateLimitInfo(status="rejected", resets_at=NOW + 60, raw={}), NOW), Standing.WARNING),
     ],
 )
 def test_standing(report: Quota | None, expected: Standing) -> None:
