@@ -79,7 +79,8 @@ class ClaudeCodeProvider(CustomLLM):
             if not isinstance(response, ModelResponse):
                 raise errors.Failed(errors.Failure(status=502, message="Claude Code gave no answer"))
             if health.is_health_probe(kwargs.get("litellm_params")):
-                health.show_room(response, self.quotas.latest(request.account, model))
+                quotas = self.quotas
+                health.show_room(response, quotas.latest(request.account, model), quotas.of_model(request.model))
             return response
 
     async def astreaming(  # type: ignore[override]  # CustomLLM's takes LiteLLM's long positional list; ours, kwargs
@@ -107,7 +108,8 @@ class ClaudeCodeProvider(CustomLLM):
     # -- one request ----------------------------------------------------------
 
     async def _answer(self, request: ChatRequest, kwargs: dict[str, Any]) -> AsyncGenerator[ModelResponseStream, None]:
-        self.quotas.refuse_exhausted(request.account, request.deployment)  # /health names the window too
+        # /health names the window too
+        self.quotas.refuse_exhausted(request.account, request.deployment, request.settings.extra_usage == "allow")
         litellm_params = kwargs.get("litellm_params")
         if health.is_health_probe(litellm_params):
             for chunk in health.probe(request, BUNDLED_CLI):

@@ -26,5 +26,6 @@ claude_code_provider = ClaudeCodeProvider(pooling=True)
 # Quota, processes, queue and outcomes in the registry LiteLLM's /metrics serves.
 metrics.register(claude_code_provider.collector())
 
-# It reads the provider's quota state for the response headers.
+# It reads the provider's quota state for the response headers and to route among a model's accounts.
 proxy_hooks = ProxyHooks(claude_code_provider.quotas)
+metrics.register(metrics.RoutingCollector(proxy_hooks.routing, proxy_hooks.window_use))

@@ -118,9 +118,29 @@ def _headers(failure: Failure) -> dict[str, str]:
     return {"retry-after": str(max(0, math.ceil(failure.retry_after)))}
 
 
+# The API's 400 for a request it bills as a third-party app's use of a subscription ("Third-party apps
+# now draw from your extra usage, not your plan limits ..."). It is an invalid_request_error like any
+# other, with no structured field of its own: its wording is the one fact that tells it apart, so
+# this is the one message read here (issue 20), and only to explain it, never to change its status.
+THIRD_PARTY_MARKERS = ("third-party apps", "extra usage")
+THIRD_PARTY_EXPLANATION = (
+    "Claude's API billed this request as a third-party app's use of the subscription, which draws from"
+    " the account's paid extra usage instead of its plan limits, and refused it: the account has no extra"
+    " usage for it. This is the API's decision about the request (often its tools or system prompt), not a"
+    " usage limit of the plan; retrying it unchanged gets the same answer."
+)
+
+
+def is_third_party_extra_usage(failure: Failure) -> bool:
+    text = failure.message.lower()
+    return failure.status == 400 and all(marker in text for marker in THIRD_PARTY_MARKERS)
+
+
 def _describe(failure: Failure) -> str:
     if failure.kind == "authentication_failed" and failure.status is None:
         return f"{LOGIN_HINT} (Claude Code said: {failure.message})"
+    if is_third_party_extra_usage(failure):
+        return f"{THIRD_PARTY_EXPLANATION} (Claude's API said: {failure.message})"
     return failure.message or f"Claude Code failed ({failure.kind or 'unknown error'})"
 
 

@@ -17,6 +17,7 @@ from typing import Any
 SETTINGS_KEY = "claude_code"
 DEFAULT_MODEL_ALIAS = "default"  # the account's default model: pass no --model
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+EXTRA_USAGE = ("refuse", "allow")
 
 
 class SettingsError(ValueError):
@@ -42,6 +43,12 @@ class DeploymentSettings:
     max_concurrent: int = 8  # Claude Code sessions answering at once for this deployment
     max_queue: int = 32  # requests waiting for a session; past it: 429
     queue_timeout: float = 30.0  # seconds a request may wait for a session; past it: 429
+    # Paid extra usage past the plan limits (issue 20): "refuse" sends nothing to an account while it
+    # answers from extra usage; "allow" lets it serve, after the accounts still within their plan.
+    extra_usage: str = "refuse"
+    # Utilization (0-1, either usage window) past which an account gets new conversations only
+    # when no other account of the model has room.
+    warning_threshold: float = 0.8
 
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
@@ -60,6 +67,8 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "max_concurrent": (int,),
     "max_queue": (int,),
     "queue_timeout": (int, float),
+    "extra_usage": (str,),
+    "warning_threshold": (int, float),
 }
 
 
@@ -93,6 +102,12 @@ def _check_values(settings: DeploymentSettings) -> None:
         raise SettingsError(f"model_info.{SETTINGS_KEY}.idle_timeout must be positive")
     if settings.timeout <= 0:
         raise SettingsError(f"model_info.{SETTINGS_KEY}.timeout must be positive")
+    if settings.extra_usage not in EXTRA_USAGE:
+        raise SettingsError(
+            f"model_info.{SETTINGS_KEY}.extra_usage must be 'refuse' or 'allow', got {settings.extra_usage!r}"
+        )
+    if not 0 < settings.warning_threshold <= 1:
+        raise SettingsError(f"model_info.{SETTINGS_KEY}.warning_threshold must be above 0 and at most 1")
     if not settings.default_system_prompt.strip():
         raise SettingsError(f"model_info.{SETTINGS_KEY}.default_system_prompt must not be empty")
 

@@ -29,10 +29,11 @@ import argparse
 import asyncio
 import json
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
@@ -69,6 +70,85 @@ class Reply:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:
         return cls(**data)
+
+
+@dataclass
+class Account:
+    """One subscription, known by its OAuth token: its usage windows, reported on every answer.
+
+    Answers carry the API's ``anthropic-ratelimit-unified-*`` headers for this
+    account. Each answered request adds ``step`` to both windows. Past a full
+    5-hour window the account is over its plan: with ``overage`` ``allowed`` it
+    still answers, from paid extra usage (status rejected, overage allowed),
+    otherwise it refuses with a 429. With ``capacity`` (weighted tokens per
+    5-hour window) each answer also adds its weighted tokens to the 5-hour
+    window, and ``charges`` is the mock's own accounting: what each answered
+    request added to it, in order.
+    """
+
+    five_hour: float = 0.0
+    seven_day: float = 0.0
+    step: float = 0.0
+    overage: str = "rejected"
+    reset_in: int = 3600  # seconds until the 5-hour window resets, from the account's creation
+    capacity: float | None = None
+    answered: int = 0
+    extra_usage_answers: int = 0  # answers served from extra usage
+    charges: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.window_ends = int(time.time()) + self.reset_in
+
+    @staticmethod
+    def weighted(reply: Reply) -> float:
+        """Tokens weighted as a Sonnet answer's list price weighs them (input 1, output 5, cache 0.1 / 1.25)."""
+        return (
+            reply.input_tokens
+            + 5 * reply.output_tokens
+            + 0.1 * reply.cache_read_input_tokens
+            + 1.25 * reply.cache_creation_input_tokens
+        )
+
+    def over_plan(self) -> bool:
+        return self.five_hour >= 1.0 or self.seven_day >= 1.0
+
+    def headers(self, now: int) -> dict[str, str]:
+        ends = self.window_ends
+        over = self.over_plan()
+        five_status = "rejected" if self.five_hour >= 1.0 else "allowed_warning" if self.five_hour >= 0.8 else "allowed"
+        status = "rejected" if over else "allowed_warning" if five_status == "allowed_warning" else "allowed"
+        return {
+            "anthropic-ratelimit-unified-status": status,
+            "anthropic-ratelimit-unified-reset": str(ends),
+            "anthropic-ratelimit-unified-representative-claim": "five_hour",
+            "anthropic-ratelimit-unified-5h-utilization": f"{min(self.five_hour, 1.0):.4f}",
+            "anthropic-ratelimit-unified-5h-reset": str(ends),
+            "anthropic-ratelimit-unified-5h-status": five_status,
+            "anthropic-ratelimit-unified-7d-utilization": f"{min(self.seven_day, 1.0):.4f}",
+            "anthropic-ratelimit-unified-7d-reset": str(now + 5 * 86400),
+            "anthropic-ratelimit-unified-7d-status": "rejected" if self.seven_day >= 1.0 else "allowed",
+            "anthropic-ratelimit-unified-overage-status": self.overage,
+            "anthropic-ratelimit-unified-fallback": "available",
+        }
+
+    def answer(self, reply: Reply) -> Reply:
+        """The reply this account gives: ``reply`` with its quota headers, or a 429 past its plan."""
+        headers = self.headers(int(time.time()))
+        if self.over_plan() and self.overage not in ("allowed", "allowed_warning"):
+            headers["retry-after"] = str(max(0, self.window_ends - int(time.time())))
+            return replace(
+                reply, status=429, error_type="rate_limit_error", error_message="usage limit", headers=headers
+            )
+        self.answered += 1
+        if self.over_plan():
+            self.extra_usage_answers += 1
+        charge = self.step + (self.weighted(reply) / self.capacity if self.capacity else 0.0)
+        self.charges.append(charge)
+        self.five_hour += charge
+        self.seven_day += self.step
+        # The headers report the window after this answer, as the API's do.
+        after = self.headers(int(time.time())) if charge else headers
+        return replace(reply, headers={**reply.headers, **after})
 
 
 @dataclass
@@ -271,6 +351,7 @@ class MockAnthropic:
         self.searches: list[Recorded] = []  # requests that offered the web search server tool
         self.search = Search()
         self.default = Reply()
+        self.accounts: dict[str, Account] = {}  # by OAuth token: each answers with its own quota
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -297,6 +378,7 @@ class MockAnthropic:
             self.default = Reply()
             self.prompt_cache = None
             self.responder = None
+            self.accounts = {}
 
     def enable_prompt_cache(self, minimum_tokens: int = 0) -> PromptCache:
         """Answer with the usage Anthropic's prompt cache would give (until the next reset)."""
@@ -304,12 +386,17 @@ class MockAnthropic:
             self.prompt_cache = PromptCache(minimum_tokens=minimum_tokens)
             return self.prompt_cache
 
-    def _next_reply(self, body: dict[str, Any]) -> Reply:
+    def _next_reply(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> Reply:
         chosen = self.responder(body) if self.responder is not None else None
-        if chosen is not None:
-            return chosen
         with self._lock:
-            return self._queue.popleft() if self._queue else self.default
+            reply = chosen or (self._queue.popleft() if self._queue else self.default)
+            token = (headers or {}).get("authorization", "").removeprefix("Bearer ")
+            account = self.accounts.get(token)
+            return account.answer(reply) if account is not None and reply.status == 200 else reply
+
+    def token_of(self, recorded: Recorded) -> str:
+        """The OAuth token a request was made with."""
+        return recorded.headers.get("authorization", "").removeprefix("Bearer ")
 
     @property
     def url(self) -> str:
@@ -349,7 +436,7 @@ class MockAnthropic:
         if tool is not None:
             return await self._web_search(request, tool)
         recorded = await self._record(request, self.requests)
-        reply = self._next_reply(recorded.body)
+        reply = self._next_reply(recorded.body, recorded.headers)
         if reply.first_byte_delay:
             await asyncio.sleep(reply.first_byte_delay)
         if reply.hang:

@@ -96,12 +96,17 @@ def probe(request: ChatRequest, bundled: Path) -> list[ModelResponseStream]:
     return probe_chunks(request.model)
 
 
-def show_room(response: ModelResponse, latest: quota.Quota | None) -> None:
+def show_room(response: ModelResponse, latest: quota.Quota | None, pool: list[tuple[str, quota.Quota]]) -> None:
     """/health shows a probe's x-ratelimit-remaining-* headers: there, the account's room left (issue 12).
 
-    LiteLLM's probes carry no deployment id: the account is the one their
-    settings name, and the model's latest report is shown.
+    LiteLLM's probes carry no deployment id and no ``model_info``: the account
+    is the one their settings name, and the model's latest report is shown.
+    When that account has not reported (a pool of accounts configured in
+    ``model_info``), every account of the model is shown, by deployment id
+    (issue 20), so an account on extra usage is seen there.
     """
     room = quota.remaining(latest)
+    if room is None and pool:
+        room = "; ".join(f"{deployment}: {quota.remaining(each)}" for deployment, each in pool)
     if room:
         response._hidden_params["headers"] = {"x-ratelimit-remaining-requests": room}

@@ -18,6 +18,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
+from .pool import Decision
 from .quota import WINDOWS, Quotas
 
 STATUSES = ("allowed", "allowed_warning", "rejected")
@@ -68,6 +69,52 @@ class Tokens:
         counts["output"] += int(usage.completion_tokens or 0)
 
 
+@dataclass
+class Routing:
+    """The pool's routing decisions (issue 20): per model and deployment, new, kept or moved; refusals."""
+
+    decisions: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    refusals: Counter[str] = field(default_factory=Counter)
+
+    def decided(self, model: str, decision: Decision) -> None:
+        self.decisions[(model, decision.deployment, decision.how)] += 1
+
+    def refused(self, model: str) -> None:
+        self.refusals[model] += 1
+
+
+class RoutingCollector(Collector):
+    """The routing decisions and the keys' use of their pools' windows, read when scraped."""
+
+    def __init__(self, routing: Routing, window_use: Callable[[], list[tuple[str, str, float]]] = list) -> None:
+        self._routing = routing
+        self._window_use = window_use
+
+    def collect(self) -> Iterator[Any]:
+        decisions = CounterMetricFamily(
+            "claude_code_routing_decisions",
+            "Requests routed to an account of the model's pool: new conversations, kept on their account, moved",
+            labels=["model", "deployment", "decision"],
+        )
+        for (model, deployment, how), count in sorted(self._routing.decisions.items()):
+            decisions.add_metric([model, deployment, how], count)
+        refusals = CounterMetricFamily(
+            "claude_code_routing_refusals",
+            "Requests refused because no account of the model was within its plan limits (or allowed extra usage)",
+            labels=["model"],
+        )
+        for model, count in sorted(self._routing.refusals.items()):
+            refusals.add_metric([model], count)
+        use = GaugeMetricFamily(
+            "claude_code_window_share_used",
+            "A key's estimated use of the 5-hour window of a model's account pool (0-1; README 'Many accounts')",
+            labels=["key", "model"],
+        )
+        for key, model, used in self._window_use():
+            use.add_metric([key, model], used)
+        yield from (decisions, refusals, use)
+
+
 class ProviderCollector(Collector):
     """Gauges and counters of one provider, read when scraped."""
 
@@ -105,6 +152,11 @@ class ProviderCollector(Collector):
             "When Claude Code last reported the quota",
             labels=["deployment", "model"],
         )
+        extra = GaugeMetricFamily(
+            "claude_code_quota_extra_usage_in_use",
+            "1 while the account answers from paid extra usage (plan limit reached, overage allowed)",
+            labels=["deployment", "model"],
+        )
         for deployment, quota in self._quotas.items():
             model = self._quotas.model_of.get(deployment, "")
             for name, short in WINDOWS.items():
@@ -116,7 +168,8 @@ class ProviderCollector(Collector):
             for name in STATUSES:
                 status.add_metric([deployment, model, name], 1.0 if quota.status == name else 0.0)
             seen.add_metric([deployment, model], quota.seen_at)
-        yield from (utilization, resets, status, seen)
+            extra.add_metric([deployment, model], 1.0 if quota.using_extra_usage else 0.0)
+        yield from (utilization, resets, status, seen, extra)
         processes = GaugeMetricFamily("claude_code_processes", "Claude Code processes by state", labels=["state"])
         for state, count in sorted(self._processes().items()):
             processes.add_metric([state], count)
@@ -147,5 +200,5 @@ class ProviderCollector(Collector):
         yield tokens
 
 
-def register(collector: ProviderCollector) -> None:
+def register(collector: Collector) -> None:
     REGISTRY.register(collector)

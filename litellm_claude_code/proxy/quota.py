@@ -30,6 +30,8 @@ WINDOWS = {"five_hour": "5h", "seven_day": "7d"}
 # the same account would be refused as well.
 ACCOUNT_WINDOWS = frozenset({"five_hour", "seven_day"})
 HEADER_PREFIX = "x-ratelimit-unified-"
+# Overage statuses under which a rejected plan window is still served, from paid extra usage.
+EXTRA_USAGE_STATUSES = frozenset({"allowed", "allowed_warning"})
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,14 @@ class Quota:
     def exhausted_window(self) -> str | None:
         """The usage window that refuses requests, when the status is rejected with a reset."""
         return self.window if self.status == "rejected" and self.resets_at else None
+
+    @property
+    def using_extra_usage(self) -> bool:
+        """The plan limit is reached and answers come from paid extra usage.
+
+        Claude Code's own ``isUsingOverage``: status rejected with overage allowed (or allowed_warning).
+        """
+        return self.status == "rejected" and self.overage_status in EXTRA_USAGE_STATUSES
 
 
 def _number(value: Any) -> float | None:
@@ -149,33 +159,50 @@ class Quotas:
         same = [q for d, q in mine if self.model_of.get(d) == model] or [q for _, q in mine]
         return max(same, key=lambda q: q.seen_at, default=None)
 
+    def of_model(self, model: str) -> list[tuple[str, Quota]]:
+        """Every deployment of ``model`` heard from, with its latest quota."""
+        return [(d, q) for d, q in self.items() if self.model_of.get(d) == model]
+
     def items(self) -> list[tuple[str, Quota]]:
         return sorted(self._of.items())
 
-    def refused(self, account: Hashable, deployment: str) -> tuple[float, str] | None:
-        """(seconds until the reset, window) while a usage window refuses this deployment's requests.
+    def refused(self, account: Hashable, deployment: str, extra_usage: bool = False) -> tuple[float, str, bool] | None:
+        """(seconds until the reset, window, whether extra usage would serve) while a usage window
+        refuses this deployment's requests.
 
         A window that covers the whole account (5-hour, 7-day) refuses every
         deployment of that account; another (a model's own weekly window) only
-        the deployment that reported it.
+        the deployment that reported it. With ``extra_usage`` (the deployment's
+        ``extra_usage: allow``) an account answering from extra usage is not refused.
         """
         now = self._clock()
         for other, quota in self._of.items():
             window = quota.exhausted_window
             if window is None or quota.resets_at is None or quota.resets_at <= now:
                 continue
+            if extra_usage and quota.using_extra_usage:
+                continue
             same = other == deployment or (window in ACCOUNT_WINDOWS and self._account_of.get(other) == account)
             if same:
-                return quota.resets_at - now, window
+                return quota.resets_at - now, window, quota.using_extra_usage
         return None
 
-    def refuse_exhausted(self, account: Hashable, deployment: str) -> None:
-        """A 429 at once, no process and no upstream call, while the account's usage window is exhausted."""
-        refused = self.refused(account, deployment)
+    def refuse_exhausted(self, account: Hashable, deployment: str, extra_usage: bool = False) -> None:
+        """A 429 at once, no process and no upstream call, while the account's usage window is exhausted
+        (and, unless ``extra_usage`` is allowed, while it answers from extra usage)."""
+        refused = self.refused(account, deployment, extra_usage)
         if refused is not None:
-            seconds, window = refused
+            seconds, window, extra = refused
             message = f"this Claude account's {window} usage limit is reached; it resets in {seconds:.0f}s"
+            if extra:
+                message = f"{message}. {EXTRA_USAGE_REFUSED}"
             raise Failed(Failure(status=429, message=message, retry_after=seconds))
+
+
+EXTRA_USAGE_REFUSED = (
+    "The account would answer from paid extra usage, which this proxy's configuration refuses"
+    " (model_info.claude_code.extra_usage: refuse)"
+)
 
 
 def _describe(quota: Quota) -> str:
@@ -200,4 +227,5 @@ def remaining(quota: Quota | None) -> str | None:
             continue
         left = f"{short} {max(0.0, 1 - window.utilization):.0%} left"
         parts.append(f"{left} until {_rfc3339(window.resets_at)}" if window.resets_at else left)
-    return f"{quota.status}: {'; '.join(parts)}" if parts else quota.status
+    status = f"{quota.status} (using extra usage)" if quota.using_extra_usage else quota.status
+    return f"{status}: {'; '.join(parts)}" if parts else status

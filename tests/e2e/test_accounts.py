@@ -90,7 +90,7 @@ def _answer(proxy: Proxy) -> str:
 
 def test_each_account_uses_only_its_own_token(accounts_proxy: Proxy, accounts: dict[str, MockAnthropic]) -> None:
     answers = []
-    for _ in range(12):  # the router shuffles: both accounts are picked well within 12 requests
+    for _ in range(12):  # an account not heard from yet is tried first (issue 20): both within 12 requests
         answers.append(_answer(accounts_proxy))
         if all(mock.requests for mock in accounts.values()):
             break

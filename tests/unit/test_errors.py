@@ -103,3 +103,16 @@ def test_sdk_exceptions_map_to_status(error: BaseException, status: int) -> None
 def test_result_error_with_api_status_uses_it() -> None:
     error = sdk.ResultError("API Error", {"api_error_status": 429, "subtype": "success"})
     assert type(errors.to_exception(errors.of_sdk_exception(error), "sonnet")) is litellm.RateLimitError
+
+
+def test_the_third_party_extra_usage_400_says_what_happened() -> None:
+    upstream = (
+        'API Error: 400 {"type":"error","error":{"type":"invalid_request_error","message":"Third-party apps now'
+        ' draw from your extra usage, not your plan limits. Add more at claude.ai/settings/usage and keep going."}}'
+    )
+    error = errors.to_exception(Failure(status=400, message=upstream), "sonnet")
+    assert isinstance(error, litellm.BadRequestError)
+    assert "billed this request as a third-party app's use of the subscription" in str(error)
+    assert upstream in str(error)  # upstream's own words are kept
+    other = errors.to_exception(Failure(status=400, message="messages: field required"), "sonnet")
+    assert "third-party" not in str(other)

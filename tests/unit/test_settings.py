@@ -17,6 +17,8 @@ def test_defaults_when_absent() -> None:
 def test_values_are_read() -> None:
     settings = parse_settings({"max_retries": 3, "timeout": 30, "config_dir": "/srv/a", "auth": "api_key"})
     assert (settings.max_retries, settings.timeout, settings.config_dir, settings.auth) == (3, 30, "/srv/a", "api_key")
+    assert (settings.extra_usage, settings.warning_threshold) == ("refuse", 0.8)  # the defaults
+    assert parse_settings({"extra_usage": "allow", "warning_threshold": 0.9}).extra_usage == "allow"
 
 
 @pytest.mark.parametrize(
@@ -37,6 +39,9 @@ def test_values_are_read() -> None:
         ({"timeout": "soon"}, "timeout must be int or float"),
         ({"auth": "password"}, "auth must be 'oauth' or 'api_key'"),
         ({"default_system_prompt": "  "}, "must not be empty"),
+        ({"extra_usage": "sometimes"}, "extra_usage must be 'refuse' or 'allow'"),
+        ({"warning_threshold": 0}, "warning_threshold must be above 0 and at most 1"),
+        ({"warning_threshold": 1.5}, "warning_threshold must be above 0 and at most 1"),
     ],
 )
 def test_invalid_settings_are_refused(raw: Any, complaint: str) -> None:

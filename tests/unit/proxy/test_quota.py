@@ -56,7 +56,7 @@ def test_an_event_without_windows_gives_its_status_only() -> None:
 def test_an_exhausted_window_refuses_the_deployments_it_covers(window: str, other_deployment_refused: bool) -> None:
     quotas = Quotas(clock=lambda: NOW)
     quotas.record("account", "sonnet-a", info("rejected", window))
-    assert quotas.refused("account", "sonnet-a") == (60, window)
+    assert quotas.refused("account", "sonnet-a") == (60, window, False)
     assert (quotas.refused("account", "haiku-a") is not None) is other_deployment_refused
     assert quotas.refused("another account", "sonnet-b") is None
 
