@@ -71,3 +71,31 @@ def test_targets_are_read_off_the_back_to_back_figures() -> None:
         "concurrency 8 throughput / cold query()": True,
         "CPU seconds per conversation": False,
     }
+
+
+def _rounds(uncached: list[float], firsts: list[float]) -> list[dict[str, float]]:
+    return [{"uncached": u, "first_token_s": f} for u, f in zip(uncached, firsts, strict=True)]
+
+
+def test_round_targets_compare_each_round_with_one_kept_process_and_the_late_rounds_with_the_early() -> None:
+    import bench_rounds
+
+    kept = [400.0, 800.0, 800.0, 800.0]
+    flat = _rounds([420.0, 800.0, 800.0, 800.0], [0.2, 0.04, 0.04, 0.04])
+    report = {
+        "kept_loop": kept,
+        "kept_chat": [500.0, 100.0, 100.0, 100.0],
+        "loop_chat": flat,
+        "loop_responses": flat,
+        # One round fed whole again, and late rounds slower: both targets missed.
+        "loop_messages": _rounds([420.0, 800.0, 2400.0, 800.0], [0.2, 0.04, 0.04, 0.08]),
+        "chat": _rounds([520.0, 100.0, 100.0, 100.0], [0.1, 0.04, 0.04, 0.04]),
+    }
+    targets = bench_rounds.round_targets(report)
+    assert list(bench_rounds.ratios(flat, kept)) == [1.0, 1.0, 1.0]  # round 1 (tools and system) aside
+    assert targets["chat loop: uncached input per round vs one kept process, worst deviation"] == (0.0, "<= 0.05", True)
+    worst, _, met = targets["messages loop: uncached input per round vs one kept process, worst deviation"]
+    assert (worst, met) == (2.0, False)
+    assert targets["chat loop: tool-result round first token p50 / continued chat turn p50"][2]
+    assert not targets["messages loop: late rounds' first token / early rounds'"][2]
+    assert targets["chat: uncached input per turn vs one kept process, worst deviation"][2]
