@@ -9,6 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 import bench
+import bench_rounds
 import yaml
 
 from tests.e2e.harness import CONFIG
@@ -78,8 +79,6 @@ def _rounds(uncached: list[float], firsts: list[float]) -> list[dict[str, float]
 
 
 def test_round_targets_compare_each_round_with_one_kept_process_and_the_late_rounds_with_the_early() -> None:
-    import bench_rounds
-
     kept = [400.0, 800.0, 800.0, 800.0]
     flat = _rounds([420.0, 800.0, 800.0, 800.0], [0.2, 0.04, 0.04, 0.04])
     report = {
