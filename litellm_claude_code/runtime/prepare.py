@@ -176,6 +176,8 @@ class Preparation:
                 process.transcript = sessions.transcript_path(request.config_dir, cwd, resume)
             process.client = await self._connect(request_options(request, cwd, resume))
             process.pid = pid_of(process.client)
+            if resume is not None:
+                process.resumed(len(turns or []))
         except BaseException:
             await asyncio.shield(dispose(process))
             raise

@@ -83,6 +83,13 @@ class Process:
         self.last_uuid = prompt["uuid"]
         self.marks += [_mark(frame) for frame in [*fed, prompt]]
 
+    def resumed(self, count: int) -> None:
+        """It was started resuming a transcript of ``count`` earlier turns: it holds them, none a cut
+        point (their uuids are the transcript's), and it serves this conversation only."""
+        self.conversations += 1
+        self.first_uuid = self.last_uuid = RESUMED
+        self.turns, self.marks = [], [None] * count
+
     def cut(self, keep: int) -> None:
         """It was rewound to hold only its first ``keep`` turns."""
         del self.turns[keep:], self.marks[keep:]
@@ -92,6 +99,10 @@ class Process:
         """It was rewound to hold nothing."""
         self.first_uuid = self.last_uuid = None
         self.turns, self.marks = [], []
+
+
+# A resumed process's first user frame: one of the transcript's, never rewound to (it is not reused).
+RESUMED = "resumed-transcript"
 
 
 def _mark(frame: dict[str, Any]) -> str | None:

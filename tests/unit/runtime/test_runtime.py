@@ -16,7 +16,7 @@ import pytest
 from claude_agent_sdk._internal.query import Query
 from claude_agent_sdk._internal.transport import Transport
 
-from litellm_claude_code.runtime import live
+from litellm_claude_code.runtime import choose, live
 from litellm_claude_code.runtime import runtime as rt
 from litellm_claude_code.runtime.process import Process
 from litellm_claude_code.runtime.runner import QueryTimeout
@@ -467,6 +467,34 @@ def test_a_failed_replay_discards_the_process_turns_replaying_off_and_feeds_the_
         assert runtime.stats["replayed"] == 0
         await serve(runtime, request([*history[:2], {"role": "user", "content": "other"}]))
         assert not any(c["subtype"] == "apply_flag_settings" for c in fakes.controls[2:])  # off for good
+        await runtime.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_process_that_resumed_a_long_history_is_kept_for_the_conversations_next_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(choose, "SEED_MAX_TURNS", 2)  # past it a transcript is resumed, not fed
+
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path)
+        runtime = fakes.runtime(spares=False)
+        history = [
+            {"role": "user", "content": "one"},
+            {"role": "assistant", "content": "answer one"},
+            {"role": "user", "content": "two"},
+            {"role": "assistant", "content": "answer two"},
+            {"role": "user", "content": "three"},
+        ]
+        await serve(runtime, request(history), reply="answer three")
+        assert runtime.stats["resumed"] == 1
+        [client] = fakes.clients
+        follow = [*history, {"role": "assistant", "content": "answer three"}, {"role": "user", "content": "four"}]
+        await serve(runtime, request(follow))
+        assert len(fakes.clients) == 1  # the same process: kept, not started again
+        assert runtime.stats["live"] == 1
+        assert client.prompts()[-1] == [{"type": "text", "text": "four"}]
         await runtime.close()
 
     asyncio.run(scenario())
