@@ -84,11 +84,6 @@ def running(pids: Iterable[int]) -> list[int]:
     return [pid for pid in pids if _is_running(pid)]
 
 
-async def stop_processes(cwd: str) -> None:
-    """Interrupt, terminate, then kill whatever still runs in ``cwd``."""
-    await stop(children_in(cwd))
-
-
 async def stop(pids: Iterable[int]) -> None:
     """Interrupt, terminate, then kill the processes, each step only those still running."""
     alive = running(pids)

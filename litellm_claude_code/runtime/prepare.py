@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import claude_agent_sdk as sdk
@@ -23,7 +23,7 @@ from .options import build_options
 from .process import ControlError, Process, Spec, dispose, log_stderr, pid_of
 from .protocols import Client
 from .replay import ReplayServer, replayable
-from .runner import content_blocks, user_message
+from .runner import content_blocks, frames_of, user_message
 from .workspace import shared_workdir
 
 Attach = Callable[[Process, sdk.ClaudeAgentOptions, dict[str, Any]], Awaitable[Client]]
@@ -45,10 +45,6 @@ def flag_settings(request: ChatRequest) -> dict[str, Any] | None:
 def _api_url(request: ChatRequest) -> str:
     """The API the process was started with: the deployment's, the proxy's, or Claude Code's own ("")."""
     return request.account_env.get("ANTHROPIC_BASE_URL") or os.environ.get("ANTHROPIC_BASE_URL", "")
-
-
-async def _one(frame: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-    yield frame
 
 
 def request_options(request: ChatRequest, cwd: str, resume: str | None = None) -> sdk.ClaudeAgentOptions:
@@ -88,7 +84,7 @@ class Preparation:
         await self._point_api(client, request, url)
         try:
             frame = user_message(content_blocks(turns[0].get("content")))
-            await client.query(_one(frame))
+            await client.query(frames_of(frame))
             async for message in client.receive_response():
                 if isinstance(message, sdk.ResultMessage) and (
                     message.is_error or message.stop_reason not in ("end_turn", DEFERRED_STOP_REASON)

@@ -32,6 +32,7 @@ __all__ = [  # QueryFunction is imported from here by the provider
     "SeedError",
     "assistant_message",
     "content_blocks",
+    "frames_of",
     "history_frames",
     "run_query",
     "run_turn",
@@ -142,7 +143,7 @@ async def seed(client: Client, frames: list[dict[str, Any]]) -> None:
     "Continue from where you left off." note (issue 10).
     """
     for frame in frames:
-        await client.query(_messages(frame))
+        await client.query(frames_of(frame))
         if frame["type"] != "user":
             continue
         async for message in client.receive_response():
@@ -156,7 +157,8 @@ class SeedError(ProcessError):
     """Feeding history made the CLI do something other than append it."""
 
 
-async def _messages(*messages: dict[str, Any]) -> AsyncIterable[dict[str, Any]]:
+async def frames_of(*messages: dict[str, Any]) -> AsyncIterable[dict[str, Any]]:
+    """Frames as the stream a client's ``query`` takes."""
     for message in messages:
         yield message
 
@@ -206,7 +208,7 @@ async def run_query(
 
     ``blocks`` is the new user turn.
     """
-    prompt = _messages(user_message(blocks))
+    prompt = frames_of(user_message(blocks))
     source = lambda: query(prompt=prompt, options=options)  # noqa: E731
     # After its result a one-shot process is of no further use: stop it at once. Its
     # pid is the SDK's own: it is found by its working directory, which is its alone.
@@ -234,7 +236,7 @@ async def run_turn(
     async def source() -> AsyncIterator[Message]:
         if history:
             await seed(client, history)
-        await client.query(_messages(prompt))
+        await client.query(frames_of(prompt))
         async for message in client.receive_response():
             yield message
 

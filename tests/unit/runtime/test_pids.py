@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from litellm_claude_code.runtime.pids import children_in, stop_processes
+from litellm_claude_code.runtime.pids import children_in, stop
 
 
 def _child(cwd: Path, ignores: tuple[str, ...] = ()) -> subprocess.Popen[str]:
@@ -41,7 +41,7 @@ def test_what_runs_in_the_directory_is_stopped_and_nothing_else(
     target, bystander = _child(mine, ignores), _child(other)
     try:
         assert children_in(str(mine)) == [target.pid]
-        asyncio.run(stop_processes(str(mine)))
+        asyncio.run(stop(children_in(str(mine))))
         assert target.wait(timeout=5) == -ended_by
         assert bystander.poll() is None
         assert children_in(str(mine)) == []
