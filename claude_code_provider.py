@@ -10,7 +10,7 @@ and the one error boundary (every internal failure -> a LiteLLM exception) in
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Mapping
-from contextlib import aclosing
+from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +20,15 @@ from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse, ModelResponseStream
 
 from litellm_claude_code import boundary, errors, sync
-from litellm_claude_code.answer import Turn, answer
+from litellm_claude_code.answer import answer
+from litellm_claude_code.counters import Outcomes, Tokens
 from litellm_claude_code.proxy import health
-from litellm_claude_code.proxy.metrics import Outcomes, ProviderCollector, Tokens
-from litellm_claude_code.proxy.quota import Quotas
+from litellm_claude_code.proxy.metrics import ProviderCollector
+from litellm_claude_code.quota import Quotas
 from litellm_claude_code.request import ChatRequest, from_litellm
-from litellm_claude_code.runtime.limits import Limiter
+from litellm_claude_code.runtime.limits import Limiter, Limits
 from litellm_claude_code.runtime.per_loop import PerLoop
-from litellm_claude_code.runtime.runner import QueryFunction
-from litellm_claude_code.runtime.runtime import Runtime, one_shot, seeded_once
+from litellm_claude_code.runtime.runtime import Runtime
 from litellm_claude_code.translate import pricing
 
 # Where the SDK's wheel puts its Claude Code CLI (the SDK runs it by default).
@@ -40,18 +40,19 @@ class ClaudeCodeProvider(CustomLLM):
 
     def __init__(
         self,
-        query: QueryFunction = sdk.query,
         environ: Mapping[str, str] | None = None,
         runtime: Callable[[], Runtime] = Runtime,
         pooling: bool = False,
+        once: Callable[[], AbstractAsyncContextManager[Runtime]] = Runtime.once,
     ) -> None:
         """``pooling`` keeps Claude Code processes between requests (runtime.Runtime):
         for a long-lived event loop such as the proxy's (custom_handler.py turns it
         on); callers that run each request in a short-lived loop (asyncio.run)
-        leave it off. ``runtime`` makes the runtime of an event loop."""
+        leave it off, and each request gets a runtime of its own (``once``).
+        ``runtime`` makes the runtime of a long-lived event loop."""
         super().__init__()
         self._pooling = pooling
-        self._query = query
+        self._once = once
         self._environ = environ
         self._runtimes = PerLoop(runtime)
         self._limiter = Limiter()
@@ -115,8 +116,14 @@ class ClaudeCodeProvider(CustomLLM):
             for chunk in health.probe(request, BUNDLED_CLI):
                 yield chunk
             return
-        slot = self._limiter.gate(request.deployment, request.limits).slot()
-        async with slot, aclosing(answer(request, self._turn(request), self.quotas, self.tokens)) as chunks:
+        settings = request.settings
+        limits = Limits(settings.max_concurrent, settings.max_queue, settings.queue_timeout)
+        async with (
+            self._limiter.gate(request.deployment, limits).slot(),
+            self._runtime() as runtime,
+            runtime.turn(request) as turn,
+            aclosing(answer(request, turn, self.quotas, self.tokens)) as chunks,
+        ):
             async for chunk in chunks:
                 if not chunk.choices:  # the usage chunk: the answering model is known by now
                     pricing.price_as(chunk.model, litellm_params, kwargs.get("logging_obj"))
@@ -124,9 +131,11 @@ class ClaudeCodeProvider(CustomLLM):
                     pricing.price_searches(chunk.model, usage, litellm_params, kwargs.get("logging_obj"))
                 yield chunk
 
-    def _turn(self, request: ChatRequest) -> Turn:
-        if self._pooling and request.poolable and sync.pooling_allowed():
-            return lambda reply: self._runtimes.get().run(request, reply)
-        if request.conversation.answers_tool_calls:
-            return lambda reply: seeded_once(request)  # tool results are fed as history, never resumed (issue 10)
-        return lambda reply: one_shot(self._query, request)
+    @asynccontextmanager
+    async def _runtime(self) -> AsyncIterator[Runtime]:
+        """The event loop's runtime when it is long-lived (the proxy's); else one for this request."""
+        if self._pooling and sync.pooling_allowed():
+            yield self._runtimes.get()
+        else:
+            async with self._once() as runtime:
+                yield runtime

@@ -13,8 +13,9 @@ from typing import Any
 
 import claude_agent_sdk as sdk
 import httpx
-from claude_agent_sdk._errors import MessageParseError  # raised by the SDK, not re-exported
 from litellm import exceptions as llm
+
+from .sdk_seam import MessageParseError
 
 PROVIDER = "claude-code"
 

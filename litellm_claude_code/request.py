@@ -1,8 +1,11 @@
-"""Everything decided for one chat request, before any process runs."""
+"""Everything decided for one chat request, before any process runs: plain data.
+
+What the runtime makes of it (process keys, query plans) lives in the runtime
+(``runtime.keys``, ``runtime.options``), its translator in ``translate.stream``.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Hashable, Mapping
@@ -11,14 +14,11 @@ from typing import Any
 
 import httpx
 
-from .runtime.environment import cli_environment, config_dir
-from .runtime.limits import Limits
-from .runtime.options import QueryPlan
+from .environment import cli_environment, config_dir
 from .settings import DeploymentSettings, deployment_id, settings_from_litellm_params
-from .translate import search, tools
+from .translate import search
 from .translate.params import Controls, cli_env, controls_from
 from .translate.prompt import TOOL_ERRORS_METADATA_KEY, Conversation, convert
-from .translate.stream import StreamTranslator
 
 logger = logging.getLogger("litellm_claude_code")
 
@@ -52,78 +52,6 @@ class ChatRequest:
     @property
     def system_prompt(self) -> str:
         return self.conversation.system or self.settings.default_system_prompt
-
-    @property
-    def poolable(self) -> bool:
-        """A warm process serves it the same as a fresh one would.
-
-        Not JSON output: its ``--json-schema`` and turn limit are fixed when a
-        process starts. Not web search: a process with WebSearch on is of this
-        request alone, so one is never kept for a request without search.
-        """
-        controls = self.controls
-        return self.settings.pool_size > 0 and controls.output_schema is None and controls.search is None
-
-    @property
-    def ready_key(self) -> Hashable:
-        """What a ready session must share with this request to serve it."""
-        controls = self.controls
-        thinking = json.dumps(controls.thinking, sort_keys=True)
-        return (
-            self.settings,
-            self.model,
-            self.system_prompt,
-            tuple(sorted(self.env.items())),
-            controls.effort,
-            thinking,
-        )
-
-    @property
-    def limits(self) -> Limits:
-        settings = self.settings
-        return Limits(settings.max_concurrent, settings.max_queue, settings.queue_timeout)
-
-    def transcript_turns(self) -> list[dict[str, Any]]:
-        """The earlier turns, with tool calls under the names the model knows."""
-        return tools.prefix_history(self.conversation.history)
-
-    def spare_plan(self, cwd: str, system_prompt: str) -> QueryPlan:
-        """A spare for this request's deployment: its model and account, nothing of the request."""
-        return QueryPlan(model=self.model, system_prompt=system_prompt, cwd=cwd, env=dict(self.account_env))
-
-    def plan(self, cwd: str, resume: str | None) -> QueryPlan:
-        controls = self.controls
-        return QueryPlan(
-            model=self.model,
-            system_prompt=self.system_prompt,
-            cwd=cwd,
-            env=dict(self.env),
-            resume=resume,
-            effort=controls.effort,
-            thinking=controls.thinking,
-            output_schema=controls.output_schema,
-            tools=controls.tools,
-            search=controls.search,
-        )
-
-    def translator(self) -> StreamTranslator:
-        controls = self.controls
-        return StreamTranslator(
-            self.model,
-            stop=controls.stop,
-            json_output=controls.output_schema is not None,
-            tool_names={tools.internal_name(f.name): f.name for f in controls.tools.offered},
-            max_tool_calls=None if controls.tools.parallel else 1,
-            search=controls.search is not None,
-        )
-
-    def held_turns(self, reply: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The conversation a session holds after answering this request with the assistant turn ``reply``."""
-        return [
-            *self.conversation.history,
-            {"role": "user", "content": self.conversation.prompt},
-            {"role": "assistant", "content": reply},
-        ]
 
 
 def from_litellm(

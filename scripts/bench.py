@@ -29,7 +29,7 @@ import httpx
 import yaml
 from bench_rounds import print_rounds, round_targets, rounds_report
 
-from litellm_claude_code.runtime.environment import cli_environment
+from litellm_claude_code.environment import cli_environment
 from litellm_claude_code.runtime.options import QueryPlan, build_options
 from litellm_claude_code.settings import DeploymentSettings
 from tests.anthropic_mock import MockAnthropic, Reply
@@ -278,17 +278,31 @@ async def recorded_messages(mock: MockAnthropic, home: Path) -> list[Any]:
 async def provider_overhead(messages: list[Any], home: Path, count: int) -> dict[str, dict[str, float]]:
     """The provider's own work per request (conversion, workspace, options, translation), no process.
 
-    The provider gets a query function that replays recorded SDK messages at once,
-    so what is timed is everything the provider does around the SDK.
+    The provider's runtime starts "processes" whose client replays recorded SDK
+    messages at once, so what is timed is everything the provider and its runtime
+    do around the SDK.
     """
     from claude_code_provider import ClaudeCodeProvider
+    from litellm_claude_code.runtime.runtime import Runtime
+    from litellm_claude_code.sdk_seam import Seam
 
-    async def replay(prompt: Any = None, options: Any = None, **_: Any) -> Any:
-        for message in messages:
-            yield message
+    class Replay:
+        async def query(self, prompt: Any) -> None:
+            async for _ in prompt:
+                pass
+
+        async def receive_response(self) -> Any:
+            for message in messages:
+                yield message
+
+        async def disconnect(self) -> None:
+            pass
+
+    async def connect(options: Any) -> Any:
+        return Replay()
 
     env = claude_env(home, "http://127.0.0.1:9")
-    provider = ClaudeCodeProvider(query=replay, environ=env)
+    provider = ClaudeCodeProvider(environ=env, once=lambda: Runtime.once(Seam(connect=connect)))
     firsts, totals = [], []
     for i in range(count):
         chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": f"hi {i}"}]

@@ -24,9 +24,9 @@ from typing import Any
 import claude_agent_sdk as sdk
 import httpx
 
-from litellm_claude_code.runtime.environment import cli_environment
+from litellm_claude_code.environment import cli_environment
+from litellm_claude_code.runtime.frames import user_message
 from litellm_claude_code.runtime.options import QueryPlan, build_options
-from litellm_claude_code.runtime.runner import user_message
 from litellm_claude_code.settings import DeploymentSettings
 from litellm_claude_code.translate.tools import ToolSpec, tool_spec
 from tests.anthropic_mock import MockAnthropic, Recorded, Reply

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from ..runtime.environment import cli_environment, config_dir
+from ..environment import cli_environment, config_dir
 from ..settings import SETTINGS_KEY, DeploymentSettings, SettingsError, parse_settings
 
 PROVIDER_PREFIX = "claude-code/"

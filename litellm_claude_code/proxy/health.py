@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from litellm.types.utils import Delta, ModelResponseStream, StreamingChoices
 
+from .. import quota
 from ..errors import LOGIN_HINT, Failed, Failure
-from . import quota
 
 if TYPE_CHECKING:
     from litellm.types.utils import ModelResponse

@@ -14,15 +14,15 @@ from fastapi import HTTPException
 from litellm.constants import RETURN_RAW_MODEL_NAME_METADATA_KEY
 from litellm.integrations.custom_logger import CustomLogger
 
-from .. import boundary
+from .. import boundary, quota
 from ..errors import Failed
+from ..quota import Quotas
 from ..settings import SETTINGS_KEY, SettingsError, parse_settings
 from ..translate.prompt import TOOL_ERRORS_METADATA_KEY, PromptError, check_shapes
-from . import health, quota
+from . import health
 from .affinity import Affinity, conversation_of
 from .metrics import Routing
 from .pool import Candidate, Decision, Pool
-from .quota import Quotas
 from .shares import ShareError, Shares, share_of
 
 logger = logging.getLogger(__name__)

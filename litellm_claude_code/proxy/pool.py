@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from ..errors import Failure
-from .quota import WINDOWS, Quota
+from ..quota import WINDOWS, Quota
 
 
 class Standing(IntEnum):

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .quota import Quota
+from ..quota import Quota
 
 SHARE_KEY = "claude_code_window_share"
 WINDOW = "five_hour"

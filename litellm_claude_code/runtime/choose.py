@@ -1,21 +1,25 @@
 """Which process serves a request: its conversation's live one, else the best candidate prepared,
-else one started for it alone."""
+else one started for it alone; a request that may not share a process (``keys.poolable``), or a
+runtime that keeps none, always gets one started for it alone."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Hashable
 from typing import Any
 
 import claude_agent_sdk as sdk
 
 from ..request import ChatRequest
-from .live import Live, combination, turn_digests
+from ..sdk_seam import ControlError
+from .frames import history_frames
+from .keys import asked_turns, combination, turn_digests
+from .live import Live
+from .options import history_turns
 from .prepare import Preparation
-from .process import ControlError, Process, Spec
-from .runner import history_frames
+from .process import Process, Processes, Spec
 from .spares import Spares
 
 logger = logging.getLogger(__name__)
@@ -33,16 +37,25 @@ class Chooser:
         live: Live,
         spares: Spares,
         preparation: Preparation,
-        dispose: Callable[[Process], Awaitable[None]],
+        processes: Processes,
         stats: Counter[str],
     ) -> None:
         self._live, self._spares, self._preparation = live, spares, preparation
-        self._dispose, self._stats = dispose, stats
+        self._processes, self._stats = processes, stats
 
-    async def take(self, request: ChatRequest, spec: Spec) -> tuple[Process, list[dict[str, Any]]]:
-        """A process ready for the request's new turn, and the earlier turns it still needs (frames)."""
-        turns = request.transcript_turns()
-        if turns:
+    async def take(self, request: ChatRequest, spec: Spec, own: bool) -> tuple[Process, list[dict[str, Any]]]:
+        """A process ready for the request's new turn, and the earlier turns it still needs (frames).
+
+        ``own``: a process started for this request alone, never taken from
+        another (and never kept after it: the runtime closes it). All options at
+        start and the history resumed from a transcript, except tool results,
+        which are fed as history, never resumed (issue 10).
+        """
+        turns = history_turns(request)
+        if own and not request.conversation.answers_tool_calls:
+            self._stats["one_shot"] += 1
+            return await self._preparation.cold(request, spec, turns or None), []
+        if turns and not own:
             continued = await self._continue(request)
             if continued is not None:
                 held, keep = continued
@@ -51,16 +64,16 @@ class Chooser:
             self._stats["resumed"] += 1
             return await self._preparation.cold(request, spec, turns), []
         plain = not request.controls.tools.offered
-        while (process := await self._candidate(spec.key, plain)) is not None:
+        while not own and (process := await self._candidate(spec.key, plain)) is not None:
             try:
                 await self._preparation.prepare(process, request)
                 replayed = await self._replay(process, request, turns)
             except (ControlError, sdk.ClaudeSDKError, OSError) as error:
                 logger.info("Claude Code process discarded while preparing it: %s", error)
-                await self._dispose(process)
+                await self._processes.close(process)
                 continue
             except BaseException:  # the deadline passed or the client went away: the process goes too
-                await asyncio.shield(self._dispose(process))
+                await asyncio.shield(self._processes.close(process))
                 raise
             return process, history_frames(turns[replayed:])
         self._stats["cold"] += 1
@@ -68,10 +81,10 @@ class Chooser:
         try:
             replayed = await self._replay(process, request, turns)
         except (ControlError, sdk.ClaudeSDKError, OSError):
-            await self._dispose(process)  # replaying is off now: a process started again is only fed
+            await self._processes.close(process)  # replaying is off now: a process started again is only fed
             process, replayed = await self._preparation.cold(request, spec, None), 0
         except BaseException:
-            await asyncio.shield(self._dispose(process))
+            await asyncio.shield(self._processes.close(process))
             raise
         return process, history_frames(turns[replayed:])
 
@@ -93,8 +106,8 @@ class Chooser:
         """The live process holding the longest beginning of the conversation, cut back to it if needed,
         and how many earlier turns it holds: the rest are fed to it."""
         conversation = request.conversation
-        asked = [*conversation.history, {"role": "user", "content": conversation.prompt}]
-        found = self._live.take_longest(combination(request), turn_digests(asked), len(conversation.history))
+        asked = turn_digests(asked_turns(request))
+        found = self._live.take_longest(combination(request), asked, len(conversation.history))
         if found is None:
             return None
         process, keep = found
@@ -103,10 +116,10 @@ class Chooser:
                 await self._preparation.cut(process, keep)
             except (ControlError, sdk.ClaudeSDKError, OSError) as error:
                 logger.info("Claude Code process discarded while cutting its conversation back: %s", error)
-                await self._dispose(process)
+                await self._processes.close(process)
                 return None
             except BaseException:  # the deadline passed or the client went away: the process goes too
-                await asyncio.shield(self._dispose(process))
+                await asyncio.shield(self._processes.close(process))
                 raise
             self._stats["rewound"] += 1
         elif keep == len(conversation.history):

@@ -14,13 +14,9 @@ of busy ones, within ``pool_size`` and ``max_concurrent``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any
 
-from ..request import ChatRequest
 from ..settings import DeploymentSettings
 from .process import Process, Spec
 
@@ -130,29 +126,3 @@ def _kept_turns(process: Process, turns: list[str], history: int) -> int:
     # Cut back to the latest user turn within the shared beginning (the new turn
     # is sent, never kept: a regenerated answer cuts before its question).
     return next((i for i in range(same, 0, -1) if process.marks[i] is not None), 0)
-
-
-def combination(request: ChatRequest) -> str:
-    """What a process's setup must share with a request for it to continue a conversation:
-    the ready key (model, system prompt, environment, controls) and the offered tools and their rules."""
-    payload = json.dumps([repr(request.ready_key), repr(request.controls.tools)], ensure_ascii=False)
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def turn_digests(turns: list[dict[str, Any]]) -> list[str]:
-    """One digest per turn, the same for a turn however a client repeats it (markers and empty text aside)."""
-    return [_digest(turn) for turn in turns]
-
-
-def _digest(turn: dict[str, Any]) -> str:
-    content = turn.get("content")
-    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
-    canonical = []
-    for block in blocks:
-        if isinstance(block, dict):
-            block = {k: v for k, v in block.items() if k != "cache_control"}
-            if block.get("type") == "text" and not block.get("text"):
-                continue  # LiteLLM writes an empty assistant content as nothing, or as an empty text block
-        canonical.append(block)
-    payload = json.dumps([turn.get("role"), canonical], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()

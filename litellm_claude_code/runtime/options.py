@@ -1,15 +1,20 @@
-"""ClaudeAgentOptions for a pure-chat query that exposes nothing of the host."""
+"""ClaudeAgentOptions for a pure-chat query that exposes nothing of the host, planned from a request."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import claude_agent_sdk as sdk
 
+from ..request import ChatRequest
 from ..settings import DEFAULT_MODEL_ALIAS, DeploymentSettings
 from ..translate import search, tools
+from ..translate.params import cli_env
+
+logger = logging.getLogger(__name__)
 
 # CLI flags without a ClaudeAgentOptions field: the transcript of a request is
 # ours to write and delete, the CLI must not keep one of its own.
@@ -35,6 +40,52 @@ class QueryPlan:
     output_schema: dict[str, Any] | None = None
     tools: tools.ToolSpec = field(default_factory=tools.ToolSpec)
     search: search.SearchSpec | None = None  # WebSearch on for this query
+
+
+def history_turns(request: ChatRequest) -> list[dict[str, Any]]:
+    """The request's earlier turns, with tool calls under the names the model knows."""
+    return tools.prefix_history(request.conversation.history)
+
+
+def plan(request: ChatRequest, cwd: str, resume: str | None = None) -> QueryPlan:
+    """Everything of the request a process started for it is given (``resume``: a transcript's session)."""
+    controls = request.controls
+    return QueryPlan(
+        model=request.model,
+        system_prompt=request.system_prompt,
+        cwd=cwd,
+        env=dict(request.env),
+        resume=resume,
+        effort=controls.effort,
+        thinking=controls.thinking,
+        output_schema=controls.output_schema,
+        tools=controls.tools,
+        search=controls.search,
+    )
+
+
+def spare_plan(request: ChatRequest, cwd: str, system_prompt: str) -> QueryPlan:
+    """A spare for this request's deployment: its model and account, nothing of the request."""
+    return QueryPlan(model=request.model, system_prompt=system_prompt, cwd=cwd, env=dict(request.account_env))
+
+
+def request_options(request: ChatRequest, cwd: str, resume: str | None = None) -> sdk.ClaudeAgentOptions:
+    return build_options(plan(request, cwd, resume), request.settings, stderr=log_stderr)
+
+
+def flag_settings(request: ChatRequest) -> dict[str, Any] | None:
+    """``apply_flag_settings`` for the request's controls: what ``--effort`` and their env set at spawn."""
+    settings: dict[str, Any] = {}
+    env = cli_env(request.controls)
+    if env:
+        settings["env"] = env
+    if request.controls.effort:
+        settings["effortLevel"] = request.controls.effort
+    return settings or None
+
+
+def log_stderr(line: str) -> None:
+    logger.debug("claude: %s", line)
 
 
 def cli_model(model: str) -> str | None:

@@ -1,12 +1,10 @@
-"""Finding and stopping Claude Code processes.
+"""Claude Code processes seen through ``/proc``: running or not, their memory, the CPU, stopping them.
 
 The SDK's own close waits up to five seconds for the CLI to finish its turn
 after stdin closes, and a plain task cancellation can skip its escalation. A
 request that is over (client gone, deadline passed, answer complete) must free
 its process (hundreds of MiB, measured by ``scripts/bench``) at once, so it is
-stopped: interrupt, then terminate, then kill. A process of the runtime is
-known by its pid; a one-shot ``query()``'s, whose pid the SDK keeps to itself,
-by what is unique to it, its own working directory. Linux ``/proc`` only;
+stopped by its pid: interrupt, then terminate, then kill. Linux ``/proc`` only;
 elsewhere the SDK's close is all there is.
 """
 
@@ -28,39 +26,12 @@ ESCALATION: tuple[tuple[signal.Signals, float], ...] = (
 )
 
 
-def _parent_of(pid_dir: Path) -> int | None:
-    try:
-        return int((pid_dir / "stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _cwd_of(pid_dir: Path) -> str | None:
-    try:
-        return os.readlink(pid_dir / "cwd")
-    except OSError:
-        return None
-
-
 def _is_running(pid: int) -> bool:
     try:
         state = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
     return state != "Z"
-
-
-def children_in(cwd: str, parent: int | None = None) -> list[int]:
-    """Live child processes of ``parent`` (default: this process) working in ``cwd``."""
-    if not PROC.is_dir():
-        return []
-    parent = os.getpid() if parent is None else parent
-    target = os.path.realpath(cwd)
-    found = []
-    for pid_dir in PROC.glob("[0-9]*"):
-        if _parent_of(pid_dir) == parent and _cwd_of(pid_dir) == target and _is_running(int(pid_dir.name)):
-            found.append(int(pid_dir.name))
-    return found
 
 
 def _signal_all(pids: Iterable[int], sig: signal.Signals) -> None:
@@ -92,3 +63,24 @@ async def stop(pids: Iterable[int]) -> None:
             return
         _signal_all(alive, sig)
         alive = await _gone(alive, grace)
+
+
+def kill(pids: Iterable[int]) -> None:
+    """Kill the processes at once (no event loop to wait in)."""
+    _signal_all(pids, signal.SIGKILL)
+
+
+def rss_mib(pids: Iterable[int]) -> float:
+    """The resident memory of the processes in MiB."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            status = (PROC / str(pid) / "status").read_text()
+            total += int(status.split("VmRSS:")[1].split()[0])
+    return total / 1024
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """The machine's CPU ticks so far: (all, idle and iowait)."""
+    fields = [int(f) for f in (PROC / "stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields), fields[3] + (fields[4] if len(fields) > 4 else 0)

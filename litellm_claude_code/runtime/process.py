@@ -1,43 +1,42 @@
-"""One Claude Code process of the runtime: starting it, talking to it, disposing of it.
+"""One Claude Code process, which owns its life, and the registry of a runtime's processes.
 
-Every process goes through ``dispose`` (or, without an event loop, ``abandon``):
-the process and its session files go together, and its working directory when
-it has one of its own. Processes of the runtime share one working directory
-(``workspace.shared_workdir``) and are known by their pid.
+A ``Process`` starts itself (a spare with nothing written to it, or a process
+with all of a request's options), keeps its pid, and its one ``aclose`` stops it
+at once and removes its session files, whichever path ends it; ``kill`` does the
+same without an event loop. ``Processes`` is the one place a runtime starts and
+closes them: it holds every process from its start to its close, busy ones
+included, so shutdown reaches all of them. Processes share one working
+directory (``workspace.shared_workdir``) and are known by their pid only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import logging
-import os
-import shutil
-import signal
 import time
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import claude_agent_sdk as sdk
-from claude_agent_sdk._internal.transport import Transport
-from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITransport
 
-from . import sessions
-from .pids import children_in, running, stop
-from .protocols import Client, CLITransport
+from ..sdk_seam import Client, CLITransport, Seam
+from . import pids
 from .workspace import shared_workdir
 
-logger = logging.getLogger(__name__)
-
-DISPOSE_GRACE_SECONDS = 5.0
-CONTROL_TIMEOUT_SECONDS = 10.0
+CLOSE_GRACE_SECONDS = 5.0
 
 
-class ControlError(sdk.ProcessError):
-    """The CLI answered a control request otherwise than expected: the process is discarded."""
+@dataclass(frozen=True)
+class Spec:
+    """How to start a spare for a request's deployment."""
+
+    key: Hashable
+    config_dir: str
+    work_root: str | None
+    idle_timeout: float
+    options: Callable[[str], sdk.ClaudeAgentOptions]  # cwd -> options of a spare
 
 
 @dataclass(eq=False)
@@ -48,6 +47,7 @@ class Process:
     config_dir: str
     key: Hashable  # what it was spawned for: a spare serves requests of this key only
     born: float
+    seam: Seam = field(default_factory=Seam, repr=False)
     transport: CLITransport | None = None  # a spare's running transport, until initialised
     client: Client | None = None  # the connected client, once initialised
     reusable: bool = False  # plain chat, no overlays: may be rewound for another conversation
@@ -57,21 +57,78 @@ class Process:
     last_used: float = 0.0
     idle_timeout: float = 300.0
     pid: int | None = None  # the CLI's, once it runs
-    owns_cwd: bool = True  # its working directory is its own (removed with it), not the shared one
     transcript: Path | None = None  # a session transcript written for it to resume, removed with it
+    closed: bool = False
     # What it holds, once kept (live.Live): how it was set up, a digest per turn
-    # (live.turn_digests), and per turn the uuid of the user frame where
+    # (keys.turn_digests), and per turn the uuid of the user frame where
     # rewind_conversation may cut it back (None: an assistant turn, or tool
     # results, which must stay with their calls).
     combination: str | None = None
     turns: list[str] = field(default_factory=list)
     marks: list[str | None] = field(default_factory=list)
 
-    def pids(self) -> list[int]:
-        """Its running CLI process: by its pid, or by its own directory (never the shared one)."""
+    # -- its life -------------------------------------------------------------
+
+    async def spawn(self, options: sdk.ClaudeAgentOptions) -> None:
+        """Start it as a spare: the CLI running, nothing written to it."""
+        self.transport = await self.seam.open(options)
+        self.pid = self.seam.pid(self.transport)
+
+    async def connect(self, options: sdk.ClaudeAgentOptions) -> None:
+        """Start it with all of a request's options, connected (the cold path)."""
+        self.client = await self.seam.connect(options)
+        self.pid = self.seam.pid(self.client)
+
+    async def attach(self, options: sdk.ClaudeAgentOptions, extra: dict[str, Any]) -> None:
+        """Initialise a spare for a request: a new client on its running transport."""
+        assert self.transport is not None, "a spare holds its transport until it is initialised"
+        self.client = await self.seam.attach(self.transport, options, extra)
+        self.transport = None
+
+    async def control(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A control request (``sdk_seam.control``); raises ``ControlError`` when refused."""
+        assert self.client is not None, "control requests go to a connected process"
+        return await self.seam.control(self.client, request)
+
+    def alive(self) -> bool:
+        """Its CLI still runs (not gone, not a zombie)."""
+        return self.pid is not None and bool(pids.running([self.pid]))
+
+    def rss_mib(self) -> float:
+        return pids.rss_mib([self.pid] if self.pid is not None else [])
+
+    async def aclose(self) -> None:
+        """Stop it at once (the SDK's own close would give the CLI seconds to finish its turn),
+        let go of its pipe, remove its session files. Once; later calls do nothing."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if self.pid is not None:
+                await pids.stop([self.pid])
+            closing = self.client.disconnect() if self.client is not None else None
+            if closing is None and self.transport is not None:
+                closing = self.transport.close()
+            if closing is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(closing, timeout=CLOSE_GRACE_SECONDS)
+        finally:
+            self.forget_transcript()
+
+    def kill(self) -> None:
+        """``aclose`` without an event loop (gone, or exiting): kill it, remove its files."""
+        self.closed = True
         if self.pid is not None:
-            return running([self.pid])
-        return children_in(self.cwd) if self.owns_cwd else []
+            pids.kill([self.pid])
+        self.forget_transcript()
+
+    def forget_transcript(self) -> None:
+        """Remove the session transcript it resumed, if any (the shared directory's other files stay)."""
+        if self.transcript is not None:
+            self.transcript.unlink(missing_ok=True)
+            self.transcript = None
+
+    # -- what it holds --------------------------------------------------------
 
     def start_turn(self, fed: list[dict[str, Any]], prompt: dict[str, Any]) -> None:
         """A request's turn begins: ``fed`` the frames of history fed before its ``prompt`` frame."""
@@ -89,6 +146,12 @@ class Process:
         self.conversations += 1
         self.first_uuid = self.last_uuid = RESUMED
         self.turns, self.marks = [], [None] * count
+
+    def replayed(self, frame: dict[str, Any]) -> None:
+        """It was asked ``frame`` (a user turn) and answered the recorded answer: it holds those two."""
+        self.conversations += 1
+        self.first_uuid = self.last_uuid = frame["uuid"]
+        self.turns, self.marks = [], [frame["uuid"], None]
 
     def cut(self, keep: int) -> None:
         """It was rewound to hold only its first ``keep`` turns."""
@@ -113,153 +176,60 @@ def _mark(frame: dict[str, Any]) -> str | None:
     return None if answers else str(frame["uuid"])
 
 
-@dataclass(frozen=True)
-class Spec:
-    """How to start a spare for a request's deployment."""
+class Processes:
+    """Every process of one runtime, from its start to its close, busy ones included.
 
-    key: Hashable
-    config_dir: str
-    work_root: str | None
-    idle_timeout: float
-    options: Callable[[str], sdk.ClaudeAgentOptions]  # cwd -> options of a spare
-
-
-class Initialise(Transport):
-    """A spare's running transport handed to a new ``ClaudeSDKClient``.
-
-    The SDK's own ``initialize`` passes through ``write``; the fields the CLI
-    reads from the first ``initialize`` (the request's system prompt, its
-    in-process MCP server) are added to it there.
+    The one place processes are started (``spawn``, ``start``) and closed
+    (``close``, ``close_all``, ``kill_all``).
     """
 
-    def __init__(self, inner: CLITransport, extra: dict[str, Any]) -> None:
-        self.inner = inner
-        self.extra: dict[str, Any] | None = extra
+    def __init__(self, seam: Seam | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seam = seam or Seam()
+        self._clock = clock
+        self._all: set[Process] = set()
 
-    async def connect(self) -> None:
-        await self.inner.connect()  # the process runs already: a no-op
+    async def spawn(self, spec: Spec) -> Process:
+        """A spare: the CLI running in the shared empty directory, nothing written to it."""
+        cwd = shared_workdir(spec.work_root)
+        process = self._new(cwd, spec.config_dir, spec.key, spec.idle_timeout)
+        await self._starting(process, process.spawn(spec.options(cwd)))
+        return process
 
-    async def write(self, data: str) -> None:
-        if self.extra is not None and '"initialize"' in data:
-            message = json.loads(data)
-            request = message.get("request") or {}
-            if message.get("type") == "control_request" and request.get("subtype") == "initialize":
-                request.update(self.extra)
-                self.extra = None
-                data = json.dumps(message) + "\n"
-        await self.inner.write(data)
+    async def start(self, options: sdk.ClaudeAgentOptions, spec: Spec, transcript: Path | None = None) -> Process:
+        """A process started with all of ``options`` (resuming ``transcript``, removed with it)."""
+        process = self._new(str(options.cwd), spec.config_dir, spec.key, spec.idle_timeout)
+        process.transcript = transcript
+        await self._starting(process, process.connect(options))
+        return process
 
-    def read_messages(self) -> AsyncIterator[dict[str, Any]]:
-        return self.inner.read_messages()
+    async def close(self, process: Process) -> None:
+        """Stop the process and remove its files; it is no longer of this runtime."""
+        try:
+            await process.aclose()
+        finally:
+            self._all.discard(process)
 
-    async def close(self) -> None:
-        await self.inner.close()
+    async def close_all(self) -> None:
+        """Close every process: idle, starting and busy alike."""
+        await asyncio.gather(*(self.close(process) for process in list(self._all)))
 
-    def is_ready(self) -> bool:
-        return self.inner.is_ready()
+    def kill_all(self) -> None:
+        """``close_all`` without an event loop."""
+        for process in list(self._all):
+            process.kill()
+            self._all.discard(process)
 
-    async def end_input(self) -> None:
-        await self.inner.end_input()
+    def all(self) -> list[Process]:
+        return list(self._all)
 
+    def _new(self, cwd: str, config_dir: str, key: Hashable, idle_timeout: float) -> Process:
+        process = Process(cwd, config_dir, key, self._clock(), self.seam, idle_timeout=idle_timeout)
+        self._all.add(process)
+        return process
 
-async def _never() -> AsyncIterator[dict[str, Any]]:
-    return
-    yield {}
-
-
-async def spawn(spec: Spec) -> Process:
-    """A spare: the CLI running in the shared empty directory, nothing written to it."""
-    cwd = shared_workdir(spec.work_root)
-    process = Process(cwd, spec.config_dir, spec.key, time.monotonic(), idle_timeout=spec.idle_timeout, owns_cwd=False)
-    try:
-        transport = SubprocessCLITransport(prompt=_never(), options=spec.options(cwd))
-        process.transport = transport
-        await transport.connect()
-        process.pid = pid_of(transport)
-    except BaseException:
-        await asyncio.shield(dispose(process))
-        raise
-    return process
-
-
-def pid_of(running: object) -> int | None:
-    """The pid of the CLI behind a connected client or a running transport (the SDK keeps it private)."""
-    transport = getattr(running, "_transport", running)  # a ClaudeSDKClient holds its transport
-    inner = getattr(transport, "inner", transport)  # our Initialise wraps a spare's
-    pid = getattr(getattr(inner, "_process", None), "pid", None)
-    return pid if isinstance(pid, int) else None
-
-
-async def attach(process: Process, options: sdk.ClaudeAgentOptions, extra: dict[str, Any]) -> Client:
-    """Initialise a spare for a request: a new client on its running transport."""
-    assert process.transport is not None, "a spare holds its transport until it is initialised"
-    client = sdk.ClaudeSDKClient(options, transport=Initialise(process.transport, extra))
-    await client.connect()
-    return client
-
-
-async def connect(options: sdk.ClaudeAgentOptions) -> Client:
-    """A process started for one request with all of its options (the cold path)."""
-    client = sdk.ClaudeSDKClient(options)
-    await client.connect()
-    return client
-
-
-async def control(client: Client, request: dict[str, Any]) -> dict[str, Any]:
-    """A control request the SDK does not wrap, through its own request routing."""
-    try:
-        query = cast(sdk.ClaudeSDKClient, client)._query  # the SDK's router, set by connect()
-        if query is None:
-            raise RuntimeError("not connected")
-        response = await query._send_control_request(request, timeout=CONTROL_TIMEOUT_SECONDS)
-    except Exception as error:  # the SDK raises an error answer as a plain Exception
-        raise ControlError(f"Claude Code refused {request.get('subtype')}: {error}") from None
-    return response if isinstance(response, dict) else {}
-
-
-async def dispose(process: Process) -> None:
-    """Stop the process at once and remove its session files (and its directory, if its own)."""
-    await stop(process.pids())
-    closing = process.client.disconnect() if process.client is not None else None
-    if closing is None and process.transport is not None:
-        closing = process.transport.close()
-    if closing is not None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(closing, timeout=DISPOSE_GRACE_SECONDS)
-    _remove(process)
-
-
-def abandon(process: Process) -> None:
-    """``dispose`` without an event loop (gone, or exiting): kill the process, remove its files."""
-    for pid in process.pids():
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    _remove(process)
-
-
-def _remove(process: Process) -> None:
-    forget_transcript(process)
-    if process.owns_cwd:
-        sessions.remove_project(process.config_dir, process.cwd)
-        shutil.rmtree(process.cwd, ignore_errors=True)
-
-
-def forget_transcript(process: Process) -> None:
-    """Remove the session transcript it resumed, if any (the shared directory's other files stay)."""
-    if process.transcript is not None:
-        process.transcript.unlink(missing_ok=True)
-        process.transcript = None
-
-
-def rss_mib(process: Process) -> float:
-    """The resident memory of the process (and its children) in MiB, from /proc."""
-    total = 0
-    for pid in process.pids():
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            status = Path(f"/proc/{pid}/status").read_text()
-            total += int(status.split("VmRSS:")[1].split()[0])
-    return total / 1024
-
-
-def log_stderr(line: str) -> None:
-    logger.debug("claude: %s", line)
+    async def _starting(self, process: Process, start: Any) -> None:
+        try:
+            await start
+        except BaseException:
+            await asyncio.shield(self.close(process))
+            raise

@@ -1,46 +1,30 @@
-"""Running one Claude Code turn with a deadline, and stopping it for sure.
+"""Running one turn on a connected Claude Code process under a deadline, and stopping the turn.
 
-The SDK's ``query()`` owns an anyio task group and a CLI process; it must be
-closed by the task that opened it. So a turn (a one-shot ``query()`` or a turn
-on a connected ``ClaudeSDKClient``) runs in a task of its own that feeds a
+A turn on a connected ``ClaudeSDKClient`` runs in a task of its own that feeds a
 queue, and the consumer (the request) reads the queue under the request's
 deadline. When the deadline passes, an error is raised, or the client goes
-away, the consumer stops the CLI process and cancels that task.
+away, the consumer cancels that task. The runner stops turns, never processes:
+the process's owner (``runtime.Runtime``) closes a process whose turn did not
+end cleanly (``Ending.settled``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
-from claude_agent_sdk import AssistantMessage, ClaudeAgentOptions, Message, ProcessError, ResultMessage, StreamEvent
+from claude_agent_sdk import AssistantMessage, Message, ProcessError, ResultMessage, StreamEvent
 
-from .pids import children_in, stop
-from .protocols import Client, QueryFunction
+from ..sdk_seam import Client
+from .frames import frames_of
 
-__all__ = [  # QueryFunction is imported from here by the provider
-    "Deadline",
-    "Locate",
-    "ProcessWatch",
-    "QueryFunction",
-    "QueryTimeout",
-    "SeedError",
-    "assistant_message",
-    "content_blocks",
-    "frames_of",
-    "history_frames",
-    "run_query",
-    "run_turn",
-    "seed",
-    "user_message",
-]
+__all__ = ["Deadline", "Ending", "ProcessWatch", "QueryTimeout", "SeedError", "run_turn", "seed"]
 
-STOP_GRACE_SECONDS = 5.0  # how long cleanup may take before we stop waiting for it
+STOP_GRACE_SECONDS = 5.0  # how long a cancelled turn may take to end before we stop waiting for it
 WATCH_INTERVAL_SECONDS = 0.5  # how often a quiet turn checks that its process still runs
 SETTLE_SECONDS = 1.0  # how long a turn that has given its result may take to end
 
@@ -68,6 +52,14 @@ class Deadline:
         return QueryTimeout(self.seconds)
 
 
+@dataclass
+class Ending:
+    """How a turn ended: ``settled`` once it gave its result and its task ended by itself,
+    so its process holds the turn and nothing else is under way in it."""
+
+    settled: bool = False
+
+
 @dataclass(frozen=True)
 class _Raised:
     error: BaseException
@@ -77,62 +69,8 @@ class _Raised:
 _Item = Message | _Raised | None
 
 
-def user_message(blocks: list[dict[str, Any]], query: bool = True) -> dict[str, Any]:
-    """A streamed user message: content blocks (text, images, tool results) as Claude gets them.
-
-    Each frame carries a uuid (the CLI keeps it on the turn). ``query=False``
-    (``shouldQuery: false``) appends the turn to the conversation without a
-    model call: how earlier turns are fed to a running process.
-    """
-    frame: dict[str, Any] = {
-        "type": "user",
-        "message": {"role": "user", "content": blocks},
-        "parent_tool_use_id": None,
-        "uuid": str(uuid.uuid4()),
-    }
-    if not query:
-        frame["shouldQuery"] = False
-    return frame
-
-
-def assistant_message(blocks: list[dict[str, Any]]) -> dict[str, Any]:
-    """An earlier assistant turn, fed to a running process as it was answered."""
-    return {
-        "type": "assistant",
-        "message": {
-            "id": f"msg_{uuid.uuid4().hex}",
-            "type": "message",
-            "role": "assistant",
-            "model": "<history>",
-            "content": blocks,
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": 0, "output_tokens": 0},
-        },
-        "parent_tool_use_id": None,
-        "session_id": "",
-        "uuid": str(uuid.uuid4()),
-    }
-
-
-def content_blocks(content: str | list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    return [dict(block) for block in content or []]
-
-
-def history_frames(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Earlier turns as the frames ``seed`` sends: user turns with ``shouldQuery: false``."""
-    return [
-        assistant_message(content_blocks(t.get("content")))
-        if t.get("role") == "assistant"
-        else user_message(content_blocks(t.get("content")), query=False)
-        for t in turns
-    ]
-
-
 async def seed(client: Client, frames: list[dict[str, Any]]) -> None:
-    """Feed earlier turns (``history_frames``) into a connected client without any model call.
+    """Feed earlier turns (``frames.history_frames``) into a connected client without any model call.
 
     The notes' "Earlier turns into a running process": a user turn goes as a
     ``shouldQuery: false`` frame whose (model-less) result is awaited before the
@@ -157,12 +95,6 @@ class SeedError(ProcessError):
     """Feeding history made the CLI do something other than append it."""
 
 
-async def frames_of(*messages: dict[str, Any]) -> AsyncIterable[dict[str, Any]]:
-    """Frames as the stream a client's ``query`` takes."""
-    for message in messages:
-        yield message
-
-
 async def _pump(source: Callable[[], AsyncIterator[Message]], queue: asyncio.Queue[_Item]) -> None:
     try:
         async for message in source():
@@ -173,64 +105,20 @@ async def _pump(source: Callable[[], AsyncIterator[Message]], queue: asyncio.Que
         queue.put_nowait(None)
 
 
-# The running CLI process(es) of a turn, found when needed (it may end at any time).
-Locate = Callable[[], list[int]]
-
-
-async def _finish(task: asyncio.Task[None], locate: Locate | None, keep: bool) -> None:
-    await _stop(task, None if keep and await _settles(task) else locate)
-
-
-async def _settles(task: asyncio.Task[None]) -> bool:
-    """After its result a turn ends by itself; give it a moment to."""
-    with contextlib.suppress(BaseException):
-        await asyncio.wait({task}, timeout=SETTLE_SECONDS)
-    return task.done()
-
-
-async def _stop(task: asyncio.Task[None], locate: Locate | None) -> None:
-    if task.done():
-        return
-    if locate is not None:
-        await stop(locate())  # the SDK's close would give the CLI seconds to finish its turn
-    task.cancel()
-    with contextlib.suppress(BaseException):
-        await asyncio.wait({task}, timeout=STOP_GRACE_SECONDS)
-
-
-async def run_query(
-    query: QueryFunction,
-    blocks: list[dict[str, Any]],
-    options: ClaudeAgentOptions,
-    deadline: Deadline,
-) -> AsyncGenerator[Message, None]:
-    """SDK messages of one query; raises QueryTimeout when ``deadline`` passes.
-
-    ``blocks`` is the new user turn.
-    """
-    prompt = frames_of(user_message(blocks))
-    source = lambda: query(prompt=prompt, options=options)  # noqa: E731
-    # After its result a one-shot process is of no further use: stop it at once. Its
-    # pid is the SDK's own: it is found by its working directory, which is its alone.
-    cwd = None if options.cwd is None else str(options.cwd)
-    locate = None if cwd is None else lambda: children_in(cwd)
-    async with aclosing(_drain(source, deadline, locate, keep=False)) as messages:
-        async for message in messages:
-            yield message
-
-
 async def run_turn(
     client: Client,
     prompt: dict[str, Any],
-    locate: Locate,
+    alive: Callable[[], bool],
     deadline: Deadline,
     history: list[dict[str, Any]] | None = None,
+    ending: Ending | None = None,
 ) -> AsyncGenerator[Message, None]:
     """SDK messages of one turn on a connected ``ClaudeSDKClient``, up to its result.
 
-    ``prompt`` is the new user turn's frame (``user_message``); ``history``
-    (``history_frames``) is fed in first, under the same deadline. ``locate``
-    finds the client's CLI process, to stop it when the turn ends early.
+    ``prompt`` is the new user turn's frame (``frames.user_message``); ``history``
+    (``frames.history_frames``) is fed in first, under the same deadline.
+    ``alive`` tells whether the client's CLI process still runs; ``ending`` learns
+    whether the turn settled.
     """
 
     async def source() -> AsyncIterator[Message]:
@@ -240,20 +128,18 @@ async def run_turn(
         async for message in client.receive_response():
             yield message
 
-    async with aclosing(_drain(source, deadline, locate, keep=True)) as messages:
+    async with aclosing(_drain(source, deadline, ProcessWatch(alive), ending or Ending())) as messages:
         async for message in messages:
             yield message
 
 
 async def _drain(
-    source: Callable[[], AsyncIterator[Message]], deadline: Deadline, locate: Locate | None, keep: bool
+    source: Callable[[], AsyncIterator[Message]], deadline: Deadline, watch: ProcessWatch, ending: Ending
 ) -> AsyncGenerator[Message, None]:
-    """Messages from ``source`` until ``deadline``; its process is stopped on any
-    early exit, and after the result too unless ``keep`` (a session to reuse)."""
+    """Messages from ``source`` until ``deadline``; its task is cancelled on any early exit."""
     queue: asyncio.Queue[_Item] = asyncio.Queue()
     task = asyncio.create_task(_pump(source, queue))
     finished = False  # the turn's result has been passed on
-    watch = ProcessWatch(locate)
     try:
         while True:
             item = await _next(queue, deadline, watch)
@@ -264,8 +150,21 @@ async def _drain(
             finished = isinstance(item, ResultMessage)
             yield item
     finally:
-        # Shielded: when the request is cancelled (client gone) its process must still be stopped.
-        await asyncio.shield(_finish(task, locate, keep and finished))
+        # Shielded: when the request is cancelled (client gone) the turn's task must still end.
+        ending.settled = await asyncio.shield(_finish(task, finished))
+
+
+async def _finish(task: asyncio.Task[None], finished: bool) -> bool:
+    """Let a turn that gave its result end by itself; cancel it otherwise. Whether it settled."""
+    if finished:
+        with contextlib.suppress(BaseException):
+            await asyncio.wait({task}, timeout=SETTLE_SECONDS)
+        if task.done():
+            return True
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await asyncio.wait({task}, timeout=STOP_GRACE_SECONDS)
+    return False
 
 
 class ProcessWatch:
@@ -277,14 +176,12 @@ class ProcessWatch:
     disappearance ends the turn as a crash.
     """
 
-    def __init__(self, locate: Locate | None) -> None:
-        self.locate = locate
+    def __init__(self, alive: Callable[[], bool]) -> None:
+        self.alive = alive
         self.seen = False
 
     def gone(self) -> bool:
-        if self.locate is None:
-            return False
-        running = bool(self.locate())
+        running = self.alive()
         self.seen = self.seen or running
         return self.seen and not running
 

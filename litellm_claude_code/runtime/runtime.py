@@ -17,15 +17,18 @@ A Claude Code process costs far more to start than a turn on a running one
   a fresh process's).
 
 ``choose.Chooser`` picks the process for a request (its conversation's live
-one, else the best candidate it can prepare, else one started for it), and
-``Runtime`` here is the facade: it runs the turn, gives the process back (kept
-or disposed of), and expires idle ones.
+one, else the best candidate it can prepare, else one started for it; JSON
+output, web search and a runtime that keeps nothing always get one started for
+the request alone), and ``Runtime`` here is the facade: it lends a request a
+turn on that process (``turn``), takes it back (kept, or closed), and expires
+idle ones.
 
 Earlier turns a process does not hold are fed into it without model calls
 (``runner.seed``); only a very long history resumes a written transcript in a
-process started for it. Every process is started, kept, and disposed of here
-(``process.dispose``: the process, its working directory and its session
-files go together), and every turn runs under the request's one deadline,
+process started for it. Every process is started and closed through the
+runtime's one registry (``process.Processes``), which holds busy processes
+too, so ``close`` reaches all of them; a process's ``aclose`` stops it and
+removes its session files together. Every turn runs under the request's one deadline,
 which covers waiting for a process, initialising it, feeding the history and
 the answer. Anything unexpected from the CLI while preparing a process
 (a rewind not confirmed, an error answer) discards that process, and the
@@ -33,8 +36,8 @@ request is served by a process started for it alone (fail closed).
 
 The control requests used here (``rewind_conversation``, ``set_model`` with a
 system prompt, ``apply_flag_settings``) are not wrapped by the Python SDK:
-the SDK is pinned, and tests/unit/runtime/test_runtime.py fails on an upgrade
-that changes what they rely on.
+they and the rest of the SDK's private surface are in ``sdk_seam``, which
+``tests/unit/test_sdk_seam.py`` pins.
 """
 
 from __future__ import annotations
@@ -43,39 +46,25 @@ import asyncio
 import atexit
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import aclosing, asynccontextmanager
 from typing import Any, TypeVar
 
 import claude_agent_sdk as sdk
 
 from ..request import ChatRequest
-from . import sessions
+from ..sdk_seam import Seam
 from .choose import Chooser
-from .live import Live, combination, turn_digests
-from .options import build_options
-from .prepare import Attach, Connect, Control, Preparation
-from .process import (
-    ControlError,
-    Process,
-    Spec,
-    abandon,
-    attach,
-    connect,
-    control,
-    dispose,
-    forget_transcript,
-    log_stderr,
-    rss_mib,
-    spawn,
-)
-from .protocols import QueryFunction
+from .frames import user_message
+from .keys import combination, held_turns, poolable, turn_digests
+from .live import Live
+from .prepare import Preparation
+from .process import Process, Processes, Spec
 from .replay import ReplayServer
-from .runner import Deadline, run_query, run_turn, user_message
+from .runner import Deadline, Ending, run_turn
 from .spares import Spares, cpu_busy, spare_spec
-from .workspace import request_workspace
 
-__all__ = ["ControlError", "Process", "Runtime", "Spec", "one_shot", "seeded_once"]
+__all__ = ["Lease", "Runtime"]
 
 REAP_INTERVAL_SECONDS = 5.0
 
@@ -84,73 +73,105 @@ T = TypeVar("T")
 Held = list[dict[str, Any]] | None
 
 
+class Lease:
+    """One request's turn on the process the runtime chose for it.
+
+    ``messages`` runs the turn; ``hold`` says, once the answer is over, the
+    assistant turn when the process now holds exactly what the client was sent
+    (the translator's ``Outcome.held``). Without it the process is closed.
+    """
+
+    def __init__(self, request: ChatRequest, deadline: Deadline, process: Process, history: list[dict[str, Any]]):
+        self.request, self.process = request, process
+        self._deadline, self._history = deadline, history
+        self.ending = Ending()
+        self.reply: Held = None
+
+    def hold(self, reply: Held) -> None:
+        self.reply = reply
+
+    async def messages(self) -> AsyncGenerator[sdk.Message, None]:
+        """The SDK messages of the request's turn: earlier turns it lacks are fed first."""
+        process = self.process
+        prompt = user_message(self.request.conversation.prompt)
+        process.start_turn(self._history, prompt)
+        assert process.client is not None, "a taken process is connected"
+        turn = run_turn(process.client, prompt, process.alive, self._deadline, self._history, self.ending)
+        async with aclosing(turn) as messages:
+            async for message in messages:
+                yield message
+
+
 class Runtime:
-    """Every Claude Code process of one event loop: spares, live and busy ones."""
+    """Every Claude Code process of one event loop: spares, live, busy and one-shot ones."""
 
     def __init__(
         self,
-        spawn: Callable[[Spec], Awaitable[Process]] = spawn,
-        attach: Attach = attach,
-        connect: Connect = connect,
-        control: Control = control,
+        seam: Seam | None = None,
         clock: Callable[[], float] = time.monotonic,
-        rss: Callable[[Process], float] = rss_mib,
+        rss: Callable[[Process], float] = Process.rss_mib,
         spares: bool = True,
         busy: Callable[[], Awaitable[float]] = cpu_busy,
         replay: bool = True,
+        keep: bool = True,
     ) -> None:
-        """``spares=False``: no process is started ahead (one-off use); ``replay=False``: a
-        history's first answer is fed, never replayed (``replay``)."""
+        """``seam``: how processes start and are talked to (the SDK's, or fakes); ``spares=False``: no
+        process is started ahead; ``keep=False``: every request gets a process of its own, closed
+        after its turn (callers without a long-lived event loop); ``replay=False``: a history's
+        first answer is fed, never replayed (``replay``)."""
         # Processes belong to the event loop that started them (the proxy has
         # one for its whole life; a library caller's asyncio.run gets its own).
         self.loop = asyncio.get_running_loop()
         self.stats: Counter[str] = Counter()
-        self._clock, self._keeps_spares = clock, spares
+        self._clock, self._keeps_spares, self._keeps = clock, spares and keep, keep
+        self._processes = Processes(seam, clock)
         self._background = Background()
-        self._spares = Spares(spawn, clock, busy, self.stats, on_ready=self._start_reaper)
-        self._live = Live(clock, rss, discard=lambda process: self._background.spawn(self.dispose(process)))
+        self._spares = Spares(self._processes.spawn, clock, busy, self.stats, on_ready=self._start_reaper)
+        self._live = Live(clock, rss, discard=lambda process: self._background.spawn(self._processes.close(process)))
         self._replay = ReplayServer() if replay else None
-        preparation = Preparation(attach, connect, control, clock, self.stats, self._replay)
-        self._chooser = Chooser(self._live, self._spares, preparation, self.dispose, self.stats)
+        preparation = Preparation(self._processes, self.stats, self._replay)
+        self._chooser = Chooser(self._live, self._spares, preparation, self._processes, self.stats)
         atexit.register(self.abandon)
 
-    async def run(self, request: ChatRequest, reply: Callable[[], Held]) -> AsyncGenerator[sdk.Message, None]:
-        """The SDK messages of the request's turn on a process of this runtime.
+    @asynccontextmanager
+    async def turn(self, request: ChatRequest) -> AsyncIterator[Lease]:
+        """A turn for the request on a process of this runtime, under the request's one deadline.
 
-        ``reply`` tells, once the turn is over, the assistant turn when the
-        process now holds exactly what the client was sent (the translator's
-        ``Outcome.held``); otherwise the process is disposed of.
+        The process is the runtime's choice (live, spare, reused, fed, or its
+        own); when the block ends it is kept with what it holds, or closed.
         """
         deadline = Deadline.after(request.timeout)
         spec = spare_spec(request)
-        self._live.begin(spec.key)
-        process: Process | None = None
+        own = not (self._keeps and poolable(request))
+        if not own:
+            self._live.begin(spec.key)
+        lease: Lease | None = None
         try:
-            taken, history = await _within(deadline, self._chooser.take(request, spec))
-            process = taken
-            prompt = user_message(request.conversation.prompt)
-            taken.start_turn(history, prompt)
-            assert taken.client is not None, "a taken process is connected"
-            turn = run_turn(taken.client, prompt, taken.pids, deadline, history)
-            async with aclosing(turn) as messages:
-                async for message in messages:
-                    yield message
+            process, history = await _within(deadline, self._chooser.take(request, spec, own))
+            lease = Lease(request, deadline, process, history)
+            yield lease
         finally:
-            self._live.end(spec.key)
-            if process is not None:
+            if not own:
+                self._live.end(spec.key)
+            if lease is not None:
                 # Shielded: a client that went away cancels this task, and the
-                # process must be kept or go all the same.
-                await asyncio.shield(self._give_back(request, spec, process, reply()))
+                # process must be kept or closed all the same.
+                await asyncio.shield(self._give_back(lease, spec, own))
 
-    async def _give_back(self, request: ChatRequest, spec: Spec, process: Process, reply: Held) -> None:
+    async def _give_back(self, lease: Lease, spec: Spec, own: bool) -> None:
+        request, process, reply = lease.request, lease.process, lease.reply
+        if own:
+            await self._processes.close(process)
+            return
         if self._keeps_spares:
             self._spares.replenish(spec, request.settings.pool_size)
-        held = request.held_turns(reply) if reply is not None else []
+        held = held_turns(request, reply) if reply is not None else []
         process.marks.append(None)  # the assistant turn
-        if reply is None or len(process.marks) != len(held) or self._live.retired(process):
-            await self.dispose(process)
+        clean = reply is not None and lease.ending.settled and not process.closed and len(process.marks) == len(held)
+        if not clean or self._live.retired(process):
+            await self._processes.close(process)
             return
-        forget_transcript(process)
+        process.forget_transcript()
         process.combination, process.turns = combination(request), turn_digests(held)
         self._live.keep(process, spec, request.settings)
         self._start_reaper()
@@ -159,17 +180,13 @@ class Runtime:
         """Start ``count`` spares for the request's deployment and wait until they run."""
         await self._spares.prewarm(spare_spec(request), count)
 
-    async def dispose(self, process: Process) -> None:
-        """Stop the process at once and remove its directory and session files."""
-        await dispose(process)
-
     def expire(self) -> int:
-        """Dispose of every idle process unused for longer than its idle timeout."""
+        """Close every idle process unused for longer than its idle timeout."""
         now = self._clock()
         stale = [p for p in self.idle() if now - p.last_used > p.idle_timeout]
         for process in stale:
             self._forget(process)
-            self._background.spawn(self.dispose(process))
+            self._background.spawn(self._processes.close(process))
         return len(stale)
 
     def counts(self) -> dict[str, int]:
@@ -179,8 +196,12 @@ class Runtime:
     def idle(self) -> list[Process]:
         return [*self._spares.ready(), *self._live.processes()]
 
+    def processes(self) -> list[Process]:
+        """Every process of the runtime: starting, idle and busy."""
+        return self._processes.all()
+
     async def settled(self) -> None:
-        """Wait until the background work started so far is done: spare starts and disposals."""
+        """Wait until the background work started so far is done: spare starts and closes."""
         await self._spares.settled()
         await self._background.settled()
 
@@ -197,24 +218,37 @@ class Runtime:
             self.expire()
 
     async def close(self) -> None:
-        """Dispose of every idle and starting process (tests, shutdown)."""
+        """Close every process, busy ones included, and stop starting any (tests, shutdown)."""
         for task in self._spares.starting():
             task.cancel()
         for process in self.idle():
             self._forget(process)
-            await self.dispose(process)
+        await self._processes.close_all()
+        await self._background.settled()
         if self._replay is not None:
             await self._replay.close()
 
     def abandon(self) -> None:
-        """Kill every idle process without its event loop (gone, or exiting)."""
+        """Kill every process without its event loop (gone, or exiting)."""
         for process in self.idle():
             self._forget(process)
-            abandon(process)
+        self._processes.kill_all()
+
+    @classmethod
+    @asynccontextmanager
+    async def once(cls, seam: Seam | None = None) -> AsyncIterator[Runtime]:
+        """A runtime for one request in a short-lived event loop: nothing started ahead or kept,
+        everything closed at the end."""
+        runtime = cls(seam, spares=False, keep=False)
+        try:
+            yield runtime
+        finally:
+            await runtime.close()
+            atexit.unregister(runtime.abandon)
 
 
 class Background:
-    """The tasks a runtime starts and does not wait for: disposals, and the reaper of idle processes."""
+    """The tasks a runtime starts and does not wait for: closes, and the reaper of idle processes."""
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Future[None]] = set()
@@ -242,30 +276,3 @@ async def _within(deadline: Deadline, work: Awaitable[T]) -> T:
             return await work
     except TimeoutError:
         raise deadline.passed() from None
-
-
-async def one_shot(query: QueryFunction, request: ChatRequest) -> AsyncGenerator[sdk.Message, None]:
-    """A process for this request only (``query()``), in a directory removed afterwards.
-
-    For callers without a long-lived event loop, and for JSON output (whose
-    ``--json-schema`` and turn limit are fixed when a process starts).
-    """
-    deadline = Deadline.after(request.timeout)
-    with request_workspace(request.config_dir, request.settings.work_root) as cwd:
-        resume = sessions.write_history(request.transcript_turns(), request.config_dir, cwd)
-        options = build_options(request.plan(cwd, resume), request.settings, stderr=log_stderr)
-        async with aclosing(run_query(query, request.conversation.prompt, options, deadline)) as messages:
-            async for message in messages:
-                yield message
-
-
-async def seeded_once(request: ChatRequest) -> AsyncGenerator[sdk.Message, None]:
-    """Tool results without a long-lived loop: a process started for them, the history fed in."""
-    runtime = Runtime(spares=False)
-    try:
-        async with aclosing(runtime.run(request, lambda: None)) as messages:
-            async for message in messages:
-                yield message
-    finally:
-        await runtime.close()
-        atexit.unregister(runtime.abandon)

@@ -7,14 +7,14 @@ the Anthropic ``message``, chained by ``uuid``/``parentUuid``) in the config
 directory's ``projects/<cwd slug>/`` and the query resumes it. The model then
 receives them as real alternating turns rather than a flattened transcript.
 
-Each request has its own working directory, hence its own project folder,
-which is deleted with everything in it when the request ends.
+Every process runs in one shared directory (``workspace.shared_workdir``); a
+transcript written for a process is removed when the process is closed
+(``process.Process.aclose``).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from claude_agent_sdk import project_key_for_directory
+
+from .frames import history_answer
 
 
 def project_dir(config_dir: str | Path, cwd: str | Path) -> Path:
@@ -35,17 +37,8 @@ def _timestamp() -> str:
 
 def _entry(turn: dict[str, Any], session_id: str, cwd: str, parent: str | None) -> dict[str, Any]:
     role = turn["role"]
-    message: dict[str, Any] = {"role": role, "content": turn["content"]}
-    if role == "assistant":
-        message = {
-            "id": f"msg_{uuid.uuid4().hex}",
-            "type": "message",
-            "model": "<history>",
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": 0, "output_tokens": 0},
-            **message,
-        }
+    content = turn["content"]
+    message = history_answer(content) if role == "assistant" else {"role": role, "content": content}
     return {
         "type": role,
         "uuid": str(uuid.uuid4()),
@@ -83,8 +76,3 @@ def write_history(turns: Sequence[dict[str, Any]], config_dir: str | Path, cwd: 
 def transcript_path(config_dir: str | Path, cwd: str, session_id: str) -> Path:
     """Where ``write_history`` put a session's transcript."""
     return project_dir(config_dir, cwd) / f"{session_id}.jsonl"
-
-
-def remove_project(config_dir: str | Path, cwd: str) -> None:
-    """Delete every session file the request's working directory produced."""
-    shutil.rmtree(project_dir(config_dir, cwd), ignore_errors=True)

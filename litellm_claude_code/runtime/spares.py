@@ -15,13 +15,14 @@ import asyncio
 import logging
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Hashable
-from pathlib import Path
 
 import claude_agent_sdk as sdk
 
 from ..request import ChatRequest
-from .options import build_options
-from .process import Process, Spec, log_stderr
+from . import pids
+from .keys import spare_key
+from .options import build_options, log_stderr, spare_plan
+from .process import Process, Spec
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +36,11 @@ BUSY_WAIT_SECONDS = 10.0
 def spare_spec(request: ChatRequest) -> Spec:
     """How to start a spare for the request's deployment (its key: what such a spare can serve)."""
     settings = request.settings
-    key = (settings, request.model, tuple(sorted(request.account_env.items())), request.config_dir)
 
     def options(cwd: str) -> sdk.ClaudeAgentOptions:
-        plan = request.spare_plan(cwd, PLACEHOLDER_SYSTEM_PROMPT)
-        return build_options(plan, settings, stderr=log_stderr)
+        return build_options(spare_plan(request, cwd, PLACEHOLDER_SYSTEM_PROMPT), settings, stderr=log_stderr)
 
-    return Spec(key, request.config_dir, settings.work_root, settings.idle_timeout, options)
+    return Spec(spare_key(request), request.config_dir, settings.work_root, settings.idle_timeout, options)
 
 
 class Spares:
@@ -160,17 +159,12 @@ class Spares:
         self._on_ready()
 
 
-def _cpu_ticks() -> tuple[int, int]:
-    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(fields), fields[3] + (fields[4] if len(fields) > 4 else 0)  # total, idle + iowait
-
-
 async def cpu_busy(window: float = 0.1) -> float:
     """The machine's busy CPU share over ``window`` seconds (0 where /proc/stat is unreadable)."""
     try:
-        total, idle = _cpu_ticks()
+        total, idle = pids.cpu_ticks()
         await asyncio.sleep(window)
-        total2, idle2 = _cpu_ticks()
+        total2, idle2 = pids.cpu_ticks()
     except (OSError, ValueError, IndexError):
         return 0.0
     return 1.0 - (idle2 - idle) / max(1, total2 - total)

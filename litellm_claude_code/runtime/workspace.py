@@ -1,4 +1,4 @@
-"""Working directories: the one every process of the runtime shares, and a one-shot request's own.
+"""The working directory every Claude Code process shares.
 
 Claude Code writes its working directory's path into the "# Environment" note
 of every conversation, inside the prompt Anthropic caches. Processes of the
@@ -11,15 +11,9 @@ removed while the proxy runs.
 
 from __future__ import annotations
 
-import contextlib
-import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-from . import sessions
-
-WORKDIR_PREFIX = "claude-code-req-"
 SHARED_WORKDIR = "claude-code-work"
 
 
@@ -28,25 +22,3 @@ def shared_workdir(root: str | None = None) -> str:
     path = Path(root or tempfile.gettempdir()) / SHARED_WORKDIR
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return str(path)
-
-
-def new_workdir(root: str | None = None) -> str:
-    """A new empty directory for one Claude Code process."""
-    if root:
-        Path(root).mkdir(parents=True, exist_ok=True)
-    return tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=root)
-
-
-@contextlib.contextmanager
-def request_workspace(config_dir: str, root: str | None = None) -> Iterator[str]:
-    """An empty directory for one query; it and its session files go at exit.
-
-    Nothing of the proxy's own directory (a CLAUDE.md, a .claude folder, the
-    repository) is visible to Claude Code from here.
-    """
-    cwd = new_workdir(root)
-    try:
-        yield cwd
-    finally:
-        sessions.remove_project(config_dir, cwd)
-        shutil.rmtree(cwd, ignore_errors=True)

@@ -112,11 +112,11 @@ def _transform(messages: list[dict[str, Any]]) -> dict[str, Any]:
         raise PromptError(f"invalid messages: {message}") from error
 
 
-def _content_blocks(message: Mapping[str, Any]) -> list[dict[str, Any]]:
-    content = message.get("content")
+def content_blocks(content: object) -> list[dict[str, Any]]:
+    """A turn's content as Anthropic content blocks (a string is one text block)."""
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
-    return [dict(block) for block in content or []]
+    return [dict(block) for block in content] if isinstance(content, list) else []
 
 
 def _failed_calls(messages: list[dict[str, Any]], marked: Iterable[str]) -> set[str]:
@@ -160,7 +160,7 @@ def convert(messages: Sequence[object], failed_calls: Iterable[str] = ()) -> Con
     fit_turns(turns)
     if not turns or turns[-1].get("role") != "user":
         raise PromptError("the last message must be from the user (or a tool result)")
-    prompt = _content_blocks(turns[-1])
+    prompt = content_blocks(turns[-1].get("content"))
     return Conversation(system=_system_text(request.get("system")), history=turns[:-1], prompt=prompt)
 
 

@@ -25,6 +25,7 @@ from litellm.llms.anthropic.chat.handler import ModelResponseIterator
 from litellm.types.utils import Delta, ModelResponseStream, ServerToolUse, Usage
 
 from ..errors import Failed, Failure
+from . import tools
 from .chunks import ChunkMaker
 from .ending import Ending
 from .failures import FailureFacts
@@ -40,6 +41,7 @@ from .filters import (
     ToolCallLimit,
     has_content,
 )
+from .params import Controls
 from .search import TOOL as SEARCH_TOOL
 from .search import Sources, refused
 
@@ -234,6 +236,18 @@ class WholeMessages:
         index, self._tool_calls = self._tool_calls, self._tool_calls + 1
         function = {"name": self._tool_names.get(block.name, block.name), "arguments": json.dumps(block.input)}
         return {"id": block.id, "type": "function", "index": index, "function": function}
+
+
+def translator_for(model: str, controls: Controls) -> StreamTranslator:
+    """The translator of a request's turn: its stop sequences, output, tools and search."""
+    return StreamTranslator(
+        model,
+        stop=controls.stop,
+        json_output=controls.output_schema is not None,
+        tool_names={tools.internal_name(f.name): f.name for f in controls.tools.offered},
+        max_tool_calls=None if controls.tools.parallel else 1,
+        search=controls.search is not None,
+    )
 
 
 def _clean_delta(delta: Delta) -> Delta:

@@ -19,11 +19,10 @@ import contextlib
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import claude_agent_sdk as sdk
 import pytest
 
 from litellm_claude_code.request import ChatRequest, from_litellm
@@ -112,23 +111,26 @@ def _request(
     return from_litellm(model, messages, {"optional_params": params, "litellm_params": litellm_params}, environ)
 
 
-async def _drain(messages: AsyncIterator[Any]) -> None:
-    async with contextlib.aclosing(messages) as stream:  # type: ignore[type-var]  # an async generator, typed as an AsyncIterator
-        async for _ in stream:
-            pass
+async def _drain(runtime: rt.Runtime, request: ChatRequest, reply: str | None = None) -> None:
+    """The request's turn on the runtime; ``reply``: what the answer says its process holds after."""
+    async with runtime.turn(request) as turn:
+        async with contextlib.aclosing(turn.messages()) as messages:
+            async for _ in messages:
+                pass
+        turn.hold(None if reply is None else [{"type": "text", "text": reply}])
 
 
 async def _fresh(request: ChatRequest) -> None:
-    if request.conversation.answers_tool_calls:
-        await _drain(rt.seeded_once(request))  # a process started for it, the history fed in
-    else:
-        await _drain(rt.one_shot(sdk.query, request))  # all options at start, history resumed
+    # A process of its own: all options at start and the history resumed, or
+    # (tool results) the history fed in.
+    async with rt.Runtime.once() as runtime:
+        await _drain(runtime, request)
 
 
 async def _spare(request: ChatRequest) -> None:
     runtime = rt.Runtime(spares=False)
     await runtime.prewarm(request, 1)
-    await _drain(runtime.run(request, lambda: None))
+    await _drain(runtime, request)
     assert runtime.stats["spare"] == 1
     await runtime.close()
 
@@ -144,8 +146,8 @@ def _live(mock: MockAnthropic, environ: dict[str, str], case: str) -> Callable[[
                 continue
             mock.script(Reply(chunks=[message["content"]]))
             earlier = _request(environ, model, messages[:end], params)
-            await _drain(runtime.run(earlier, lambda m=message: [{"type": "text", "text": m["content"]}]))
-        await _drain(runtime.run(request, lambda: None))
+            await _drain(runtime, earlier, message["content"])
+        await _drain(runtime, request)
         assert runtime.stats["live"] == len(request.conversation.history) // 2
         await runtime.close()
 
@@ -166,8 +168,8 @@ def _without_notes(sent: dict[str, Any]) -> dict[str, Any]:
 def _reused(warm_up: ChatRequest) -> Callable[[ChatRequest], Any]:
     async def run(request: ChatRequest) -> None:
         runtime = rt.Runtime(spares=False)
-        await _drain(runtime.run(warm_up, lambda: [{"type": "text", "text": "ok"}]))  # an unrelated conversation first
-        await _drain(runtime.run(request, lambda: None))
+        await _drain(runtime, warm_up, "ok")  # an unrelated conversation first
+        await _drain(runtime, request)
         assert runtime.stats["reused"] == 1
         await runtime.close()
 

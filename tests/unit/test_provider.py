@@ -7,7 +7,8 @@ every request is counted once by its status.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import litellm
@@ -29,29 +30,41 @@ ANSWER = [
 ]
 
 
+class FakeTurn:
+    def __init__(self, messages: list[Any]) -> None:
+        self._messages = messages
+        self.reply: list[dict[str, Any]] | None = None
+
+    async def messages(self) -> AsyncGenerator[Any, None]:
+        for message in self._messages:
+            yield message
+
+    def hold(self, reply: list[dict[str, Any]] | None) -> None:
+        self.reply = reply
+
+
 class FakeRuntime:
-    """Serves the scripted messages and, like the runtime, asks for the reply when the turn closes."""
+    """Lends turns of the scripted messages and, like the runtime, records what each turn held at its end."""
 
     def __init__(self, messages: list[Any], replies: list[list[dict[str, Any]] | None]) -> None:
         self.loop = asyncio.get_running_loop()
         self.messages = messages
         self.replies = replies
 
-    async def run(
-        self, request: ChatRequest, reply: Callable[[], list[dict[str, Any]] | None]
-    ) -> AsyncGenerator[Any, None]:
+    @contextlib.asynccontextmanager
+    async def turn(self, request: ChatRequest) -> AsyncIterator[FakeTurn]:
+        turn = FakeTurn(self.messages)
         try:
-            for message in self.messages:
-                yield message
+            yield turn
         finally:
-            self.replies.append(reply())
+            self.replies.append(turn.reply)
 
     def abandon(self) -> None:
         pass
 
 
 def _provider(messages: list[Any], replies: list[list[dict[str, Any]] | None]) -> ClaudeCodeProvider:
-    # a fake with the runtime's run, loop and abandon, made in the request's loop
+    # a fake with the runtime's turn, loop and abandon, made in the request's loop
     make = lambda: FakeRuntime(messages, replies)  # noqa: E731
     return ClaudeCodeProvider(environ={}, runtime=make, pooling=True)  # type: ignore[arg-type]
 

@@ -9,6 +9,8 @@ import pytest
 
 from litellm_claude_code import request as request_module
 from litellm_claude_code.request import from_litellm
+from litellm_claude_code.runtime.keys import poolable
+from litellm_claude_code.runtime.options import plan
 from litellm_claude_code.translate import search
 
 
@@ -35,9 +37,9 @@ def test_a_searched_request_never_shares_a_process() -> None:
     searched = from_litellm("sonnet", messages, {"optional_params": {"web_search_options": {}}}, environ={})
     assert searched.controls.search is not None
     assert plain.controls.search is None
-    assert plain.poolable
-    assert not searched.poolable
-    assert searched.plan("/tmp", None).search == searched.controls.search
+    assert poolable(plain)
+    assert not poolable(searched)
+    assert plan(searched, "/tmp").search == searched.controls.search
 
 
 @pytest.mark.parametrize(

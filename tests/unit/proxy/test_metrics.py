@@ -7,8 +7,9 @@ from collections import Counter
 from litellm.llms.anthropic.chat.transformation import AnthropicConfig
 from prometheus_client import CollectorRegistry, generate_latest
 
-from litellm_claude_code.proxy.metrics import Outcomes, ProviderCollector, Tokens
-from litellm_claude_code.proxy.quota import Quotas
+from litellm_claude_code.counters import Outcomes, Tokens
+from litellm_claude_code.proxy.metrics import ProviderCollector
+from litellm_claude_code.quota import Quotas
 
 
 def usage(input_tokens: int, read: int, written: int, output: int) -> object:

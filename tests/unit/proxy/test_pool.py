@@ -8,7 +8,7 @@ import claude_agent_sdk as sdk
 import pytest
 
 from litellm_claude_code.proxy.pool import Candidate, Pool, Standing, standing, utilization
-from litellm_claude_code.proxy.quota import Quota, quota_from
+from litellm_claude_code.quota import Quota, quota_from
 
 NOW = 1_800_000_000
 

@@ -10,10 +10,10 @@ import pytest
 
 from litellm_claude_code.proxy.affinity import Affinity
 from litellm_claude_code.proxy.hooks import ProxyHooks
-from litellm_claude_code.proxy.quota import Quotas
+from litellm_claude_code.quota import Quotas
 
+from ..test_quota import info
 from .test_pool import NOW
-from .test_quota import info
 
 
 def deployment(identity: str, model: str = "claude-code/sonnet", **settings: Any) -> dict[str, Any]:

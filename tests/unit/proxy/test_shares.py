@@ -12,8 +12,8 @@ from fastapi import HTTPException
 
 from litellm_claude_code.proxy.affinity import Affinity
 from litellm_claude_code.proxy.hooks import ProxyHooks
-from litellm_claude_code.proxy.quota import Quota, Quotas, quota_from
 from litellm_claude_code.proxy.shares import ShareError, Shares, share_of
+from litellm_claude_code.quota import Quota, Quotas, quota_from
 
 NOW = 1_800_000_000
 HELLO = [{"role": "user", "content": "hello"}]

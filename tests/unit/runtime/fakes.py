@@ -1,4 +1,4 @@
-"""Fakes for the runtime's seams (spawn, attach, connect, control), recording what each was asked."""
+"""Fakes for the runtime's seam (open, attach, connect, control), recording what each was asked."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from litellm_claude_code.request import ChatRequest
-from litellm_claude_code.runtime.process import Process, Spec
 from litellm_claude_code.runtime.runtime import Runtime
+from litellm_claude_code.sdk_seam import Seam
 from litellm_claude_code.settings import DeploymentSettings
 from litellm_claude_code.translate.params import controls_from
 from litellm_claude_code.translate.prompt import convert
@@ -45,7 +45,9 @@ class FakeClient:
         if self.sent[-1].get("shouldQuery") is False:
             yield QUIET
         else:
-            yield self._results.pop(0) if self._results else result()
+            answer = self._results.pop(0) if self._results else result()
+            for message in answer if isinstance(answer, list) else [answer]:  # a list: the turn's messages
+                yield message
 
     async def disconnect(self) -> None:
         self.disconnected = True
@@ -82,12 +84,17 @@ class FakeTransport:
 
 
 class Fakes:
-    """Spawn, attach, connect and control for a Runtime, recording what each was asked."""
+    """The seam a Runtime starts and talks to processes through (``sdk_seam.Seam``), recording each call.
 
-    def __init__(self, tmp_path: Path, rewound: bool = True, spawn_delay: float = 0.0) -> None:
+    ``starts``: when set, every spare's start waits for it, as a real start
+    takes time; a test sets it when the start may go on.
+    """
+
+    def __init__(self, tmp_path: Path, rewound: bool = True) -> None:
         self.tmp_path = tmp_path
         self.rewound = rewound
-        self.spawn_delay = spawn_delay
+        self.starts: asyncio.Event | None = None
+        self.starting = asyncio.Event()  # set when a start waits on ``starts``
         self.spawned = 0
         self.connected: list[Any] = []  # cold starts: their options
         self.attached: list[dict[str, Any]] = []  # initialize extras
@@ -97,20 +104,19 @@ class Fakes:
         self.results: list[Any] = []  # what the next clients answer their first queried frames with
         self.on_query: Callable[[FakeClient], Awaitable[None]] | None = None  # run at the next client's first query
 
-    def _dir(self) -> str:
-        path = self.tmp_path / f"p{self.spawned + len(self.connected)}"
-        path.mkdir()
-        return str(path)
+    async def _start(self) -> None:
+        if self.starts is not None:
+            self.starting.set()
+            await self.starts.wait()
 
-    async def spawn(self, spec: Spec) -> Process:
+    async def open(self, options: Any) -> FakeTransport:
         self.spawned += 1
-        cwd = self._dir()
-        await asyncio.sleep(self.spawn_delay)  # how long a start takes
+        await self._start()
         transport = FakeTransport()
         self.transports.append(transport)
-        return Process(cwd, str(self.tmp_path), spec.key, 0.0, transport=transport, idle_timeout=spec.idle_timeout)
+        return transport
 
-    async def attach(self, process: Process, options: Any, extra: dict[str, Any]) -> FakeClient:
+    async def attach(self, transport: Any, options: Any, extra: dict[str, Any]) -> FakeClient:
         self.attached.append(extra)
         return self._client()
 
@@ -126,17 +132,20 @@ class Fakes:
             return {"model": "claude-sonnet-5-5"}
         return {}
 
+    def seam(self, **overrides: Any) -> Seam:
+        seams: dict[str, Any] = dict(
+            open=self.open, attach=self.attach, connect=self.connect, control=self.control, pid=lambda _: None
+        )
+        return Seam(**{**seams, **overrides})
+
     def _client(self) -> FakeClient:
         client = FakeClient(self.results, self.on_query)
         self.on_query = None
         self.clients.append(client)
         return client
 
-    def runtime(self, **overrides: Any) -> Runtime:
-        seams: dict[str, Any] = dict(
-            spawn=self.spawn, attach=self.attach, connect=self.connect, control=self.control, busy=idle_cpu
-        )
-        return Runtime(**{**seams, "rss": lambda process: 200.0, **overrides})
+    def runtime(self, seam: Seam | None = None, **overrides: Any) -> Runtime:
+        return Runtime(seam or self.seam(), **{"busy": idle_cpu, "rss": lambda process: 200.0, **overrides})
 
 
 async def idle_cpu() -> float:
@@ -168,7 +177,10 @@ def ask(text: str, system: str = "Be terse.") -> list[dict[str, Any]]:
     return [{"role": "system", "content": system}, {"role": "user", "content": text}]
 
 
-async def serve(runtime: Runtime, chat: ChatRequest, reply: str | None = "ok") -> list[Any]:
-    held = None if reply is None else [{"type": "text", "text": reply}]
-    async with contextlib.aclosing(runtime.run(chat, lambda: held)) as messages:
-        return [m async for m in messages]
+async def serve(runtime: Runtime, chat: ChatRequest, reply: str | list[dict[str, Any]] | None = "ok") -> list[Any]:
+    """The turn's messages; ``reply``: what the answer tells the runtime its process holds (None: nothing)."""
+    async with runtime.turn(chat) as turn:
+        async with contextlib.aclosing(turn.messages()) as messages:
+            served = [m async for m in messages]
+        turn.hold([{"type": "text", "text": reply}] if isinstance(reply, str) else reply)
+    return served

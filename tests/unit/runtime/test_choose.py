@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from litellm_claude_code.runtime import spares as spares_module
-from litellm_claude_code.runtime.process import Process, Spec
 from litellm_claude_code.runtime.runner import QueryTimeout
 
 from .fakes import Fakes, ask, request, saturated_cpu, serve
@@ -16,12 +16,15 @@ from .fakes import Fakes, ask, request, saturated_cpu, serve
 
 def test_a_request_that_gives_up_waiting_for_a_starting_spare_leaves_it_a_spare(tmp_path: Path) -> None:
     async def scenario() -> None:
-        fakes = Fakes(tmp_path, spawn_delay=0.3)
+        fakes = Fakes(tmp_path)
+        fakes.starts = asyncio.Event()  # spares are held while starting
         runtime = fakes.runtime()
         await serve(runtime, request(ask("one")), reply=None)  # cold; a spare starts
+        await fakes.starting.wait()
         with pytest.raises(QueryTimeout):
             await serve(runtime, request(ask("two"), timeout=0.05))  # waits for it, then gives up
         assert runtime.stats["waited"] == 1
+        fakes.starts.set()
         await runtime.settled()
         assert runtime.counts()["spare"] == 1
         await serve(runtime, request(ask("three")), reply=None)
@@ -35,14 +38,19 @@ def test_a_request_that_gives_up_waiting_for_a_starting_spare_leaves_it_a_spare(
 def test_a_spare_that_fails_to_start_sends_the_waiting_request_to_a_start_of_its_own(tmp_path: Path) -> None:
     async def scenario() -> None:
         fakes = Fakes(tmp_path)
+        starting, fail = asyncio.Event(), asyncio.Event()
 
-        async def failing(spec: Spec) -> Process:
-            await asyncio.sleep(0.05)
+        async def failing(options: Any) -> Any:
+            starting.set()
+            await fail.wait()
             raise OSError("no CLI")
 
-        runtime = fakes.runtime(spawn=failing)
-        await serve(runtime, request(ask("one")), reply=None)
-        await serve(runtime, request(ask("two")), reply=None)
+        runtime = fakes.runtime(fakes.seam(open=failing))
+        await serve(runtime, request(ask("one")), reply=None)  # cold; a spare starts
+        await starting.wait()
+        second = asyncio.create_task(serve(runtime, request(ask("two")), reply=None))
+        fail.set()  # the second request runs first (it was scheduled first): it claims the start, which fails
+        await second
         assert runtime.stats["waited"] == 1
         assert len(fakes.connected) == 2
         await runtime.close()

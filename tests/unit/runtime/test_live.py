@@ -9,7 +9,8 @@ import claude_agent_sdk as sdk
 import pytest
 
 from litellm_claude_code.runtime import live
-from litellm_claude_code.runtime.live import Live, combination, turn_digests
+from litellm_claude_code.runtime.keys import combination, turn_digests
+from litellm_claude_code.runtime.live import Live
 from litellm_claude_code.runtime.process import Process, Spec
 from litellm_claude_code.settings import DeploymentSettings
 

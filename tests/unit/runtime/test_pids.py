@@ -1,4 +1,4 @@
-"""pids: a request's process is found by its working directory and stopped by escalation."""
+"""pids: a process is stopped by its pid, by escalation, and nothing else is."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from litellm_claude_code.runtime.pids import children_in, stop
+from litellm_claude_code.runtime.pids import running, stop
 
 
 def _child(cwd: Path, ignores: tuple[str, ...] = ()) -> subprocess.Popen[str]:
@@ -32,7 +32,7 @@ def _child(cwd: Path, ignores: tuple[str, ...] = ()) -> subprocess.Popen[str]:
         (("SIGINT", "SIGTERM"), signal.SIGKILL),
     ],
 )
-def test_what_runs_in_the_directory_is_stopped_and_nothing_else(
+def test_the_process_is_stopped_by_escalation_and_nothing_else(
     tmp_path: Path, ignores: tuple[str, ...], ended_by: signal.Signals
 ) -> None:
     mine, other = tmp_path / "mine", tmp_path / "other"
@@ -40,11 +40,11 @@ def test_what_runs_in_the_directory_is_stopped_and_nothing_else(
     other.mkdir()
     target, bystander = _child(mine, ignores), _child(other)
     try:
-        assert children_in(str(mine)) == [target.pid]
-        asyncio.run(stop(children_in(str(mine))))
+        assert running([target.pid, bystander.pid]) == [target.pid, bystander.pid]
+        asyncio.run(stop([target.pid]))
         assert target.wait(timeout=5) == -ended_by
         assert bystander.poll() is None
-        assert children_in(str(mine)) == []
+        assert running([target.pid, bystander.pid]) == [bystander.pid]
     finally:
         for child in (target, bystander):
             child.kill()

@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
-from litellm_claude_code.runtime.prepare import Preparation, flag_settings
-from litellm_claude_code.runtime.process import ControlError, Process, dispose
+from litellm_claude_code.runtime.options import flag_settings
+from litellm_claude_code.runtime.prepare import Preparation
+from litellm_claude_code.runtime.process import Process, Processes
 from litellm_claude_code.runtime.spares import spare_spec
 from litellm_claude_code.runtime.workspace import SHARED_WORKDIR
+from litellm_claude_code.sdk_seam import ControlError
 
 from .fakes import WEATHER, FakeClient, Fakes, FakeTransport, ask, request
 
@@ -23,15 +25,17 @@ def make(fakes: Fakes, **answers: dict[str, Any]) -> tuple[Preparation, Counter[
         return answers.get(request["subtype"], {})
 
     stats: Counter[str] = Counter()
-    return Preparation(fakes.attach, fakes.connect, control, lambda: 0.0, stats), stats
+    return Preparation(Processes(fakes.seam(control=control)), stats), stats
 
 
-def spare(tmp_path: Path) -> Process:
-    return Process(str(tmp_path), "/cfg", "k", 0.0, transport=FakeTransport())
+def spare(tmp_path: Path, preparation: Preparation) -> Process:
+    """A spare talked to through the preparation's seam."""
+    return Process(str(tmp_path), "/cfg", "k", 0.0, preparation.processes.seam, transport=FakeTransport())
 
 
-def used(tmp_path: Path) -> Process:
-    return Process(str(tmp_path), "/cfg", "k", 0.0, client=FakeClient(), first_uuid="u1", last_uuid="u3")
+def used(tmp_path: Path, preparation: Preparation) -> Process:
+    seam = preparation.processes.seam
+    return Process(str(tmp_path), "/cfg", "k", 0.0, seam, client=FakeClient(), first_uuid="u1", last_uuid="u3")
 
 
 REWOUND = {"rewound": True}
@@ -42,7 +46,7 @@ MODEL = {"model": "claude-sonnet-5-5"}
 def test_a_spare_is_initialised_with_the_requests_prompt_and_its_tools(tmp_path: Path, tools: bool) -> None:
     fakes = Fakes(tmp_path)
     preparation, stats = make(fakes)
-    process = spare(tmp_path)
+    process = spare(tmp_path, preparation)
     chat = request(ask("hi", system="Be kind."), tools=[WEATHER] if tools else None)
     asyncio.run(preparation.prepare(process, chat))
     expected: dict[str, Any] = {"systemPrompt": ["Be kind."]}
@@ -59,7 +63,7 @@ def test_a_spare_is_initialised_with_the_requests_prompt_and_its_tools(tmp_path:
 def test_a_used_process_is_rewound_then_given_the_model_and_prompt(tmp_path: Path) -> None:
     fakes = Fakes(tmp_path)
     preparation, stats = make(fakes, rewind_conversation=REWOUND, set_model=MODEL)
-    process = used(tmp_path)
+    process = used(tmp_path, preparation)
     asyncio.run(preparation.prepare(process, request(ask("hi", system="Other."))))
     assert fakes.controls == [
         {"subtype": "rewind_conversation", "target_message_uuid": "u1", "last_seen_user_message_uuid": "u3"},
@@ -82,7 +86,7 @@ def test_a_used_process_is_rewound_then_given_the_model_and_prompt(tmp_path: Pat
 def test_an_unexpected_answer_while_reusing_fails_closed(tmp_path: Path, answers: dict[str, dict[str, Any]]) -> None:
     preparation, stats = make(Fakes(tmp_path), **answers)
     with pytest.raises(ControlError):
-        asyncio.run(preparation.prepare(used(tmp_path), request(ask("hi"))))
+        asyncio.run(preparation.prepare(used(tmp_path, preparation), request(ask("hi"))))
     assert stats["reused"] == 0
 
 
@@ -90,7 +94,7 @@ def test_an_unexpected_answer_while_reusing_fails_closed(tmp_path: Path, answers
 def test_controls_are_applied_as_flag_settings_and_the_process_is_not_reused_after(tmp_path: Path, start: Any) -> None:
     fakes = Fakes(tmp_path)
     preparation, _ = make(fakes, rewind_conversation=REWOUND, set_model=MODEL)
-    process = start(tmp_path)
+    process = start(tmp_path, preparation)
     process.reusable = True
     chat = request(ask("hi"), reasoning_effort="low")
     asyncio.run(preparation.prepare(process, chat))
@@ -122,7 +126,7 @@ def test_a_cold_process_is_reusable_for_plain_chat_only(
     assert process.reusable is reusable
     assert (fakes.connected[0].resume is not None) is bool(turns)
     assert stats == {"started": 1}
-    asyncio.run(dispose(process))
+    asyncio.run(process.aclose())
 
 
 def test_a_cold_start_that_fails_leaves_nothing_behind(tmp_path: Path) -> None:
@@ -131,8 +135,10 @@ def test_a_cold_start_that_fails_leaves_nothing_behind(tmp_path: Path) -> None:
 
     work = tmp_path / "work"
     chat = request(ask("hi"), work_root=str(work), config_dir=str(tmp_path))
-    preparation = Preparation(Fakes(tmp_path).attach, refuse, Fakes(tmp_path).control, lambda: 0.0, Counter())
+    processes = Processes(Fakes(tmp_path).seam(connect=refuse))
+    preparation = Preparation(processes, Counter())
     with pytest.raises(OSError, match="no CLI"):
         asyncio.run(preparation.cold(chat, spare_spec(chat), None))
+    assert processes.all() == []  # closed and forgotten
     assert list(work.iterdir()) == [work / SHARED_WORKDIR]  # the directory every process shares, empty
     assert list((work / SHARED_WORKDIR).iterdir()) == []

@@ -1,4 +1,4 @@
-"""One process: the initialize our transport completes, and the one dispose (process, directory, sessions)."""
+"""One process: the initialize our transport completes, and the one close (process and session files)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from litellm_claude_code.runtime import sessions
-from litellm_claude_code.runtime.process import Initialise, Process, abandon, dispose
+from litellm_claude_code.runtime.process import Process
+from litellm_claude_code.sdk_seam import Initialise
 
 from .fakes import FakeClient, FakeTransport
 
@@ -43,25 +44,37 @@ def test_the_wrapper_passes_the_rest_of_the_transport_through() -> None:
 def held(tmp_path: Path, client: FakeClient | None = None, transport: FakeTransport | None = None) -> Process:
     cwd = tmp_path / "cwd"
     cwd.mkdir()
-    (cwd / "file").write_text("x")
-    sessions.write_history([{"role": "user", "content": "hi"}], tmp_path, str(cwd))
-    return Process(str(cwd), str(tmp_path), "k", 0.0, client=client, transport=transport)
+    session = sessions.write_history([{"role": "user", "content": "hi"}], tmp_path, str(cwd))
+    assert session is not None
+    process = Process(str(cwd), str(tmp_path), "k", 0.0, client=client, transport=transport)
+    process.transcript = sessions.transcript_path(tmp_path, str(cwd), session)
+    (cwd / "other").write_text("another process's")  # the shared directory's other files stay
+    return process
 
 
 @pytest.mark.parametrize("holds", ["client", "transport"])
-def test_dispose_lets_go_of_the_process_and_removes_its_directory_and_sessions(tmp_path: Path, holds: str) -> None:
+def test_aclose_lets_go_of_the_process_and_removes_its_transcript_once(tmp_path: Path, holds: str) -> None:
     client, transport = FakeClient(), FakeTransport()
     process = held(tmp_path, client=client) if holds == "client" else held(tmp_path, transport=transport)
-    assert sessions.project_dir(tmp_path, process.cwd).exists()
-    asyncio.run(dispose(process))
+    transcript = process.transcript
+    assert transcript is not None
+    assert transcript.exists()
+    asyncio.run(process.aclose())
     assert client.disconnected is (holds == "client")
     assert transport.closed is (holds == "transport")
-    assert not Path(process.cwd).exists()
-    assert not sessions.project_dir(tmp_path, process.cwd).exists()
+    assert not transcript.exists()
+    assert (Path(process.cwd) / "other").exists()
+    assert process.closed
+    client.disconnected = transport.closed = False
+    asyncio.run(process.aclose())  # a second close does nothing
+    assert not (client.disconnected)
+    assert not (transport.closed)
 
 
-def test_abandon_removes_the_directory_and_sessions_without_a_loop(tmp_path: Path) -> None:
+def test_kill_removes_the_transcript_without_a_loop(tmp_path: Path) -> None:
     process = held(tmp_path)
-    abandon(process)
-    assert not Path(process.cwd).exists()
-    assert not sessions.project_dir(tmp_path, process.cwd).exists()
+    transcript = process.transcript
+    process.kill()
+    assert transcript is not None
+    assert not transcript.exists()
+    assert process.closed

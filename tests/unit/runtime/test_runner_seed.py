@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from litellm_claude_code.runtime.runner import SeedError, history_frames, seed
+from litellm_claude_code.runtime.frames import history_frames
+from litellm_claude_code.runtime.runner import SeedError, seed
 
 from ..sdk_messages import result, text_delta
 

@@ -5,24 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import inspect
-import os
 from pathlib import Path
 from typing import Any
 
-import claude_agent_sdk as sdk
 import httpx
 import pytest
-from claude_agent_sdk._internal.query import Query
-from claude_agent_sdk._internal.transport import Transport
 
 from litellm_claude_code.runtime import choose, live
-from litellm_claude_code.runtime import runtime as rt
-from litellm_claude_code.runtime.process import Process
 from litellm_claude_code.runtime.runner import QueryTimeout
 
-from ..sdk_messages import result
-from .fakes import WEATHER, FakeClient, Fakes, ask, idle_cpu, request, serve
+from ..sdk_messages import message_start, result
+from .fakes import WEATHER, FakeClient, Fakes, ask, request, serve
 
 
 def test_a_new_conversation_takes_a_spare_initialised_with_its_own_system_prompt(tmp_path: Path) -> None:
@@ -101,20 +94,35 @@ def test_an_unconfirmed_rewind_discards_the_process_and_serves_the_request_fresh
         assert used.disconnected
         assert len(fakes.connected) == 2
         assert fakes.clients[1].prompts() == [[{"type": "text", "text": "two"}]]
-        assert "p0" not in os.listdir(tmp_path)  # its directory went with it
+        assert len(runtime.processes()) == 1  # the discarded one is no longer the runtime's
         await runtime.close()
 
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("reply", [None, "kept"])
-def test_a_process_is_kept_only_after_a_clean_plain_reply(tmp_path: Path, reply: str | None) -> None:
+@pytest.mark.parametrize(
+    ("reply", "read", "kept"),
+    [
+        ("kept", True, True),  # the turn gave its result and the answer says what the process holds
+        (None, True, False),  # the answer did not end cleanly (a failure, a cut stop sequence)
+        ("unsettled", False, False),  # a reply, but the turn was closed before its result
+    ],
+)
+def test_a_process_is_kept_only_after_a_turn_that_ended_with_a_reply(
+    tmp_path: Path, reply: str | None, read: bool, kept: bool
+) -> None:
     async def scenario() -> None:
         fakes = Fakes(tmp_path)
+        fakes.results = [[message_start(), result()]]  # the answer begins, then its result
         runtime = fakes.runtime(spares=False)
-        await serve(runtime, request(ask("one")), reply=reply)
-        assert fakes.clients[0].disconnected is (reply is None)
-        assert len(runtime.idle()) == (0 if reply is None else 1)
+        async with runtime.turn(request(ask("one"))) as turn:
+            async with contextlib.aclosing(turn.messages()) as messages:
+                async for _ in messages:
+                    if not read:
+                        break  # closed before its result: the process may still be answering
+            turn.hold(None if reply is None else [{"type": "text", "text": reply}])
+        assert fakes.clients[0].disconnected is not kept
+        assert len(runtime.idle()) == (1 if kept else 0)
         await runtime.close()
 
     asyncio.run(scenario())
@@ -142,39 +150,57 @@ def test_a_tool_conversation_never_takes_an_idle_process_and_leaves_none_to_reus
 
 def test_a_request_waits_for_a_spare_being_started_instead_of_starting_another(tmp_path: Path) -> None:
     async def scenario() -> None:
-        fakes = Fakes(tmp_path, spawn_delay=0.05)
+        fakes = Fakes(tmp_path)
+        fakes.starts = asyncio.Event()  # spares are held while starting
         runtime = fakes.runtime()
-        await serve(runtime, request(ask("one")), reply=None)  # cold; then a spare starts
-        assert fakes.spawned == 1
-        assert len(runtime.idle()) == 0
-        await serve(runtime, request(ask("two")), reply=None)
-        assert len(fakes.connected) == 1  # the second request waited for that spare
+        await serve(runtime, request(ask("one")), reply=None)  # cold; then a spare starts in the background
+        await fakes.starting.wait()
+        assert (fakes.spawned, runtime.idle()) == (1, [])
+        second = asyncio.create_task(serve(runtime, request(ask("two")), reply=None))
+        fakes.starts.set()  # the second request runs first (it was scheduled first) and claims the start
+        await second
+        assert runtime.stats["waited"] == 1  # it waited for that start ...
+        assert len(fakes.connected) == 1  # ... and started none of its own
         assert fakes.attached == [{"systemPrompt": ["Be terse."]}]
         await runtime.close()
 
     asyncio.run(scenario())
 
 
-def test_one_deadline_covers_waiting_for_a_process_and_the_turn(tmp_path: Path) -> None:
+@pytest.mark.parametrize("slow", ["start", "turn", "both"])
+def test_one_deadline_covers_waiting_for_a_process_and_the_turn(tmp_path: Path, slow: str) -> None:
+    """The request's timeout is one deadline from its arrival: a slow start leaves the turn only the rest."""
+    start_takes, timeout = 1.0, 1.5
+
     async def scenario() -> float:
         fakes = Fakes(tmp_path)
+        connect = fakes.connect
+        if slow in ("start", "both"):
 
-        async def slow_connect(options: Any) -> FakeClient:
-            await asyncio.sleep(10)
-            raise AssertionError("unreachable")
+            async def connect(options: Any) -> FakeClient:  # a start that takes a while (the behaviour under test)
+                client = await fakes.connect(options)
+                await asyncio.sleep(start_takes if slow == "both" else 60)
+                return client
 
-        runtime = rt.Runtime(connect=slow_connect, spawn=fakes.spawn, attach=fakes.attach, control=fakes.control)
+        if slow in ("turn", "both"):
+
+            async def never_answers(client: FakeClient) -> None:
+                await asyncio.Event().wait()
+
+            fakes.on_query = never_answers
+        runtime = fakes.runtime(fakes.seam(connect=connect), spares=False)
         loop = asyncio.get_running_loop()
         started = loop.time()
         with pytest.raises(QueryTimeout) as passed:
-            await serve(runtime, request(ask("one"), timeout=0.2))
-        assert passed.value.seconds == 0.2  # the request's own time, for its 408
+            await serve(runtime, request(ask("one"), timeout=timeout))
+        assert passed.value.seconds == timeout  # the request's own time, for its 408
         elapsed = loop.time() - started
+        assert runtime.processes() == []  # the process it waited for, or that ran out of time, is closed
         await runtime.close()
         return elapsed
 
-    assert asyncio.run(scenario()) < 1.0
-    assert list(tmp_path.iterdir()) == [] or all(not any(p.iterdir()) for p in tmp_path.iterdir())
+    # Separate deadlines for the start and the turn would give start_takes + timeout = 2.5 s.
+    assert timeout <= asyncio.run(scenario()) < timeout + 0.7
 
 
 def test_a_process_retires_after_its_conversations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -231,23 +257,6 @@ def test_idle_processes_expire(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_the_sdk_seams_the_runtime_relies_on_are_as_pinned() -> None:
-    # rewind_conversation, set_model's system_prompt and apply_flag_settings go
-    # through the SDK's private control-request routing, and a spare through a
-    # custom Transport: an SDK upgrade must be checked against the CLI again.
-    assert sdk.__version__ == "0.2.188"
-    assert list(inspect.signature(Query._send_control_request).parameters) == ["self", "request", "timeout"]
-    assert {name for name in Transport.__abstractmethods__} == {
-        "connect",
-        "write",
-        "read_messages",
-        "close",
-        "is_ready",
-        "end_input",
-    }
-    assert "transport" in inspect.signature(sdk.ClaudeSDKClient).parameters
-
-
 def test_a_background_start_waits_while_the_cpu_is_saturated(tmp_path: Path) -> None:
     async def scenario() -> None:
         readings = iter([0.99, 0.97, 0.2])
@@ -266,32 +275,24 @@ def test_a_background_start_waits_while_the_cpu_is_saturated(tmp_path: Path) -> 
     asyncio.run(scenario())
 
 
-def test_a_deadline_while_a_spare_is_initialised_disposes_of_it(tmp_path: Path) -> None:
+def test_a_deadline_while_a_spare_is_initialised_closes_it(tmp_path: Path) -> None:
     fakes = Fakes(tmp_path)
 
     async def scenario() -> None:
-        async def slow_attach(process: Process, options: Any, extra: dict[str, Any]) -> FakeClient:
-            await asyncio.sleep(10)
+        async def hung_attach(transport: Any, options: Any, extra: dict[str, Any]) -> FakeClient:
+            await asyncio.Event().wait()
             raise AssertionError("unreachable")
 
-        runtime = rt.Runtime(
-            spawn=fakes.spawn, attach=slow_attach, connect=fakes.connect, control=fakes.control, busy=idle_cpu
-        )
+        runtime = fakes.runtime(fakes.seam(attach=hung_attach))
         await runtime.prewarm(request(ask("warm")), 1)
         with pytest.raises(QueryTimeout):
             await serve(runtime, request(ask("one"), timeout=0.2))
         assert runtime.idle() == []
+        assert runtime.processes() == []  # closed, not left running untracked
         await runtime.close()
 
     asyncio.run(scenario())
-    assert fakes.transports[0].closed  # stopped, not left running untracked
-    assert not (tmp_path / "p0").exists()
-
-
-async def _held(runtime: rt.Runtime, chat: Any, held: list[dict[str, Any]] | None) -> None:
-    async with contextlib.aclosing(runtime.run(chat, lambda: held)) as messages:
-        async for _ in messages:
-            pass
+    assert fakes.transports[0].closed
 
 
 CALL = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}
@@ -304,7 +305,7 @@ def test_the_results_of_tool_calls_go_to_the_process_that_made_them_with_nothing
         fakes = Fakes(tmp_path)
         runtime = fakes.runtime(spares=False)
         first = ask("weather?")
-        await _held(runtime, request(first, tools=[WEATHER]), [{"type": "text", "text": "Checking."}, CALL])
+        await serve(runtime, request(first, tools=[WEATHER]), [{"type": "text", "text": "Checking."}, CALL])
         call = {
             "id": "toolu_1",
             "type": "function",
@@ -331,7 +332,7 @@ def test_tool_results_whose_tools_changed_go_to_another_process(tmp_path: Path) 
         fakes = Fakes(tmp_path)
         runtime = fakes.runtime(spares=False)
         first = ask("weather?")
-        await _held(runtime, request(first, tools=[WEATHER]), [CALL])
+        await serve(runtime, request(first, tools=[WEATHER]), [CALL])
         call = {
             "id": "toolu_1",
             "type": "function",

@@ -53,9 +53,15 @@ def work_left(tmp_path: Path) -> list[str]:
 
 
 async def _drain(runtime: rt.Runtime, chat: ChatRequest, reply: str | None) -> list[Any]:
-    held = None if reply is None else [{"type": "text", "text": reply}]
-    async with contextlib.aclosing(runtime.run(chat, lambda: held)) as messages:
-        return [m async for m in messages]
+    async with runtime.turn(chat) as turn:
+        async with contextlib.aclosing(turn.messages()) as messages:
+            served = [m async for m in messages]
+        turn.hold(None if reply is None else [{"type": "text", "text": reply}])
+    return served
+
+
+def _delta(message: Any) -> bool:
+    return bool(getattr(message, "event", {}).get("type") == "content_block_delta")
 
 
 def test_a_spare_is_initialised_with_the_requests_system_prompt_and_reused_after_a_rewind(tmp_path: Path) -> None:
@@ -105,17 +111,42 @@ def test_a_turn_past_its_deadline_stops_the_process_and_removes_its_directory(tm
 def test_a_consumer_that_goes_away_mid_stream_stops_the_process(tmp_path: Path) -> None:
     async def scenario() -> None:
         runtime = rt.Runtime(spares=False)
-        turn = runtime.run(request(tmp_path, "slow"), lambda: None)
-        async for message in turn:
-            if getattr(message, "event", {}).get("type") == "content_block_delta":
-                break
         loop = asyncio.get_running_loop()
-        started = loop.time()
-        await turn.aclose()  # what LiteLLM does when the client disconnects
+        async with runtime.turn(request(tmp_path, "slow")) as turn:
+            messages = turn.messages()
+            async for message in messages:
+                if _delta(message):
+                    break
+            started = loop.time()
+            await messages.aclose()  # what LiteLLM does when the client disconnects
         assert loop.time() - started < 2
+        assert runtime.processes() == []
         await runtime.close()
 
     asyncio.run(scenario())
     [start] = [e for e in logged(tmp_path) if e.get("start")]
     assert not running(start["pid"])
+    assert work_left(tmp_path) == []
+
+
+def test_close_stops_every_process_busy_ones_included(tmp_path: Path) -> None:
+    """Issue 22: the runtime holds busy processes too, so shutdown reaches them."""
+
+    async def scenario() -> int:
+        runtime = rt.Runtime(spares=False)
+        chat = request(tmp_path, "slow")
+        async with runtime.turn(chat) as turn, contextlib.aclosing(turn.messages()) as messages:
+            async for message in messages:
+                if _delta(message):  # the process is busy answering
+                    [process] = runtime.processes()
+                    assert process.pid is not None
+                    assert running(process.pid)
+                    await runtime.close()
+                    assert not running(process.pid)
+                    assert runtime.processes() == []
+                    return process.pid
+        raise AssertionError("the answer never began")
+
+    pid = asyncio.run(scenario())
+    assert not running(pid)
     assert work_left(tmp_path) == []

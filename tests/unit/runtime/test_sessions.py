@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from litellm_claude_code.runtime import sessions
-from litellm_claude_code.runtime.workspace import request_workspace
+from litellm_claude_code.runtime.workspace import shared_workdir
 
 TURNS = [
     {"role": "user", "content": [{"type": "text", "text": "one"}]},
@@ -29,12 +29,12 @@ def test_no_history_no_session(tmp_path: Path) -> None:
     assert not (tmp_path / "projects").exists()
 
 
-def test_workspace_removes_directory_and_sessions(tmp_path: Path) -> None:
-    with request_workspace(str(tmp_path / "cfg"), str(tmp_path / "work")) as cwd:
-        session_id = sessions.write_history(TURNS, tmp_path / "cfg", cwd)
-        transcript = sessions.project_dir(tmp_path / "cfg", cwd) / f"{session_id}.jsonl"
-        lines = transcript.read_text().splitlines()
-        assert [json.loads(line)["type"] for line in lines] == ["user", "assistant"]
-        assert Path(cwd).is_dir()
-    assert not Path(cwd).exists()
-    assert not transcript.parent.exists()
+def test_a_transcript_is_written_where_its_path_says_and_the_shared_directory_is_one(tmp_path: Path) -> None:
+    cwd = shared_workdir(str(tmp_path / "work"))
+    assert cwd == shared_workdir(str(tmp_path / "work"))  # the same path for the same root (issue 19)
+    session_id = sessions.write_history(TURNS, tmp_path / "cfg", cwd)
+    assert session_id is not None
+    transcript = sessions.transcript_path(tmp_path / "cfg", cwd, session_id)
+    lines = transcript.read_text().splitlines()
+    assert [json.loads(line)["type"] for line in lines] == ["user", "assistant"]
+    assert json.loads(lines[1])["message"]["model"] == "<history>"

@@ -21,7 +21,7 @@ from typing import Any
 
 import claude_agent_sdk as sdk
 
-from ..errors import Failed, Failure
+from .errors import Failed, Failure
 
 logger = logging.getLogger(__name__)
 

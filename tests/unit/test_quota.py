@@ -8,7 +8,7 @@ from typing import Any
 import claude_agent_sdk as sdk
 import pytest
 
-from litellm_claude_code.proxy.quota import Quotas, headers, quota_from, remaining
+from litellm_claude_code.quota import Quotas, headers, quota_from, remaining
 
 NOW = 1_800_000_000
 
@@ -74,7 +74,7 @@ def test_a_window_refuses_nothing_once_reset_or_allowed() -> None:
 
 def test_a_status_change_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     quotas = Quotas(clock=lambda: NOW)
-    with caplog.at_level(logging.INFO, logger="litellm_claude_code.proxy.quota"):
+    with caplog.at_level(logging.INFO, logger="litellm_claude_code.quota"):
         for status in ("allowed", "allowed", "allowed_warning", "allowed_warning", "allowed"):
             quotas.record("account", "d", info(status))
     assert [r.getMessage().split("quota ")[1].split(",")[0] for r in caplog.records] == [

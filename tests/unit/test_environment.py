@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litellm_claude_code.runtime.environment import cli_environment, config_dir
+from litellm_claude_code.environment import cli_environment, config_dir
 from litellm_claude_code.settings import DeploymentSettings
 
 

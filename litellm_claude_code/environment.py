@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..settings import DeploymentSettings, expand
+from .settings import DeploymentSettings, expand
 
 # Quiet, bounded defaults for a server: no update checks, telemetry or side
 # requests that would spend the subscription on something no caller asked for.
