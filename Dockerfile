@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # litellm-claude-code: the stock LiteLLM proxy with the Claude Code provider.
-# Build: docker build -t litellm-claude-code .   Run: docker compose up (see docs in README).
+# Build: docker build -t litellm-claude-code .   Run: docker compose up (see docs/docker.md).
 
 FROM python:3.11-slim AS build
 # The venv on PATH: the Prisma CLI runs its generator by name (prisma-client-py, a venv script).

@@ -5,7 +5,7 @@ Two deployments of ``sonnet`` (accounts A and B), each with its own ``oauth_toke
 ``config_dir`` and ``base_url`` (its own mock), under the repository's ``litellm_settings``
 and ``router_settings`` (whose ``enable_weighted_failover`` makes the router try the model's
 other account after a 429 before any fallback model), plus the per-account settings the
-README's "Many accounts" section gives:
+docs/accounts.md gives:
 
 - ``model_info.allowed_fails_policy: {RateLimitErrorAllowedFails: 0}`` per account: the
   repo's router-wide ``allowed_fails_policy`` turns off LiteLLM's default "cool down a

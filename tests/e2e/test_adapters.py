@@ -109,7 +109,7 @@ def test_messages_errors(claude: anthropic.Anthropic, proxy: Proxy, mock: MockAn
     assert caught.value.status_code == 503
     # Streamed: with router_settings.enable_weighted_failover (our config) LiteLLM
     # holds the response until the first content, so a failure before it is a
-    # plain HTTP error, not "200 + SSE error event" (documented in the README).
+    # plain HTTP error, not "200 + SSE error event" (documented in docs/endpoints.md).
     mock.script(*[overloaded] * 8)
     body = {"model": "opus", "max_tokens": 10, "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
     response = httpx.post(f"{proxy.url}/v1/messages", headers={"x-api-key": proxy.master_key}, json=body, timeout=60)

@@ -7,7 +7,7 @@ the working directory's path, session and device ids aside. With a history, the
 reference is a process that answered every earlier turn itself (issue 19: what
 a conversation that never moved sends); a one-shot process resuming a written
 transcript sends the same turns with Claude Code's environment note after the
-newest one instead (README, "Prompt cache"). Run on the real SDK and CLI
+newest one instead (docs/prompt-cache.md). Run on the real SDK and CLI
 (in-process runtime, no proxy).
 """
 

@@ -67,7 +67,7 @@ def test_a_10_mb_message_is_refused_by_size(proxy: Proxy, mock: MockAnthropic) -
 
 
 def test_10000_messages_are_served_as_9999_real_turns(proxy: Proxy, mock: MockAnthropic) -> None:
-    """README: "10,000 messages | served as 9,999 real turns": a system message and 9,999 alternating turns."""
+    """docs/faults.md: "10,000 messages | served as 9,999 real turns": a system message and 9,999 alternating turns."""
     turns = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"m{i}"} for i in range(9_999)]
     messages = [{"role": "system", "content": "system canary 5521"}, *turns]
     assert len(messages) == 10_000

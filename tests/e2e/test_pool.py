@@ -3,7 +3,7 @@
 One mock answers every account, each by its OAuth token with its own
 ``anthropic-ratelimit-unified-*`` headers (``anthropic_mock.Account``): two
 deployments of ``sonnet`` (accounts A and B) on the repository's config, with
-the per-account settings of the README's "Many accounts" section.
+the per-account settings of docs/accounts.md.
 """
 
 from __future__ import annotations

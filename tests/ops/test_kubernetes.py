@@ -51,7 +51,7 @@ KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
 MIB = 1024 * 1024
 PROXY_MIB = 770  # measured: the proxy process
 CLI_MIB = 210  # measured: one Claude Code process
-MAX_CONCURRENT, POOL_SIZE = 8, 2  # the runtime's defaults (README "Configuration")
+MAX_CONCURRENT, POOL_SIZE = 8, 2  # the runtime's defaults (docs/configuration.md)
 
 # Every checkov finding left on purpose, by framework, with the reason. The test fails on a finding
 # not listed here, and on a listed one that no longer fires (so the list cannot go stale).

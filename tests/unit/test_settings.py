@@ -101,6 +101,6 @@ def test_the_configs_list_of_settings_names_every_real_key() -> None:
 
     config = (Path(__file__).resolve().parents[2] / "config" / "litellm_config.yaml").read_text()
     comment = " ".join(line.lstrip("# ") for line in config.split("live under model_info.claude_code")[1].splitlines())
-    listed = comment.split("):", 1)[1].split("See README.md")[0].replace("(oauth | api_key)", "")
+    listed = comment.split("):", 1)[1].split("See docs/configuration.md")[0].replace("(oauth | api_key)", "")
     names = {name.strip(" .") for name in listed.split(",")}
     assert names == {f.name for f in fields(DeploymentSettings)}
