@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
@@ -37,6 +38,7 @@ class ChatRequest:
     account_env: Mapping[str, str]  # the deployment's process environment (account, auth, limits)
     config_dir: str
     deployment: str  # the router's deployment id: the unit of pooling and limits
+    search_calls_key: str | None = None  # /v1/responses: where its web_search_call items go (search.PUBLISHED)
 
     @property
     def env(self) -> dict[str, str]:
@@ -115,6 +117,7 @@ class ChatRequest:
             tool_names={tools.internal_name(f.name): f.name for f in controls.tools.offered},
             max_tool_calls=None if controls.tools.parallel else 1,
             search=controls.search is not None,
+            publish=partial(search.PUBLISHED.put, self.search_calls_key) if self.search_calls_key else None,
         )
 
     def held_turns(self, reply: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -141,7 +144,9 @@ def from_litellm(
         env = {**environ, **env}
     timeout = _timeout_seconds(kwargs.get("timeout"), settings.timeout)
     deployment = deployment_id(litellm_params, model)
-    return ChatRequest(model, settings, conversation, controls, timeout, env, config_dir(env, parent), deployment)
+    calls = _search_calls_key(litellm_params)
+    directory = config_dir(env, parent)
+    return ChatRequest(model, settings, conversation, controls, timeout, env, directory, deployment, calls)
 
 
 def _report_uncarried(asked: tuple[str, ...]) -> None:
@@ -155,6 +160,13 @@ def _conversation(messages: list[Any], litellm_params: Any) -> Conversation:
     metadata = (litellm_params or {}).get("metadata") if isinstance(litellm_params, dict) else None
     failed = (metadata or {}).get(TOOL_ERRORS_METADATA_KEY) if isinstance(metadata, dict) else None
     return convert(messages, failed if isinstance(failed, list) else ())
+
+
+def _search_calls_key(litellm_params: Any) -> str | None:
+    # /v1/responses with web search: set by proxy_hooks, which places the web_search_call items
+    metadata = litellm_params.get("metadata") if isinstance(litellm_params, dict) else None
+    key = metadata.get(search.WEB_SEARCH_CALLS_METADATA_KEY) if isinstance(metadata, dict) else None
+    return key if isinstance(key, str) and key else None
 
 
 def _timeout_seconds(timeout: object, default: float) -> float:

@@ -41,7 +41,7 @@ from .filters import (
     has_content,
 )
 from .search import TOOL as SEARCH_TOOL
-from .search import Sources, refused
+from .search import SearchCalls, Sources, refused
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class StreamTranslator:
         tool_names: Mapping[str, str] | None = None,
         max_tool_calls: int | None = None,
         search: bool = False,
+        publish: Callable[[tuple[dict[str, Any], ...]], None] | None = None,
     ) -> None:
         # tool_names maps the names tools have inside Claude Code back to the client's.
         names = dict(tool_names or {})
@@ -87,6 +88,12 @@ class StreamTranslator:
         # With search on, the model's WebSearch calls are run by Claude Code and
         # its results turn the answer's links into citations (search.Sources).
         self._sources = Sources() if search else None
+        # ... and each call is a web_search_call item, handed to ``publish`` (for
+        # /v1/responses: search.Published) as soon as it has run.
+        self._calls = SearchCalls() if search else None
+        self._publish = publish if search else None
+        if self._publish is not None:
+            self._publish(())  # a retried request starts again with no searches
         self._limit = None if max_tool_calls is None else ToolCallLimit(max_tool_calls)
         filters: list[Filter] = [HiddenToolCalls(frozenset({SEARCH_TOOL})), ClientNames(names)] if search else []
         filters += [] if self._limit is None else [self._limit]
@@ -123,6 +130,8 @@ class StreamTranslator:
             if failure is not None:
                 raise Failed(failure)
             self._sources.add(message.tool_use_result)
+            if self._calls is not None and self._calls.answered(message) and self._publish is not None:
+                self._publish(tuple(self._calls.items))
         elif not isinstance(message, (sdk.SystemMessage, sdk.UserMessage)):
             logger.debug("skipping unknown SDK message %s", type(message).__name__)
         return []
@@ -176,6 +185,8 @@ class StreamTranslator:
         if message.error is not None:
             self._failures.errored(message.error)
             return []
+        if self._calls is not None:
+            self._calls.called(message)
         self._chunks.answered_by(message.model)
         self._ending.stopped(message.stop_reason, streamed=False)
         return self._send(self._whole.deltas(message))

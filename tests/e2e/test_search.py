@@ -127,24 +127,105 @@ def test_malformed_web_search_options_are_a_400(proxy: Proxy, mock: MockAnthropi
     assert mock.requests == []
 
 
-@pytest.mark.parametrize("stream", [False, True])
-def test_responses_with_the_web_search_tool(client: openai.OpenAI, mock: MockAnthropic, stream: bool) -> None:
-    mock.script(*_searching())
-    request: dict[str, Any] = {"model": "sonnet", "input": QUESTION[0]["content"], "tools": [{"type": "web_search"}]}
-    if stream:
-        with client.responses.stream(**request) as events:
-            response = events.get_final_response()
-    else:
-        response = client.responses.create(**request)
-    [message] = [o for o in response.output if o.type == "message"]
+def _responses_request(**extra: Any) -> dict[str, Any]:
+    return {"model": "sonnet", "input": QUESTION[0]["content"], "tools": [{"type": "web_search"}], **extra}
+
+
+def _answered_with_a_search(output: list[Any], sources: list[str] | None = None) -> None:
+    """As OpenAI's API answers: the search's web_search_call item, then the message citing its page."""
+    assert [o.type for o in output] == ["web_search_call", "message"]
+    search, message = output
+    assert search.id == "ws_toolu_search1"
+    assert search.status == "completed"
+    assert (search.action.type, search.action.query) == ("search", "rain in Example City")
+    # the pages found only when the request's include asks for them
+    assert (None if search.action.sources is None else [s.url for s in search.action.sources]) == sources
     [text] = message.content
     assert text.type == "output_text"
     assert text.text == ANSWER
     assert [(a.type, a.url, a.start_index, a.end_index) for a in text.annotations] == [
         ("url_citation", RAIN, ANSWER.index("[Rain"), len(ANSWER) - 1)
     ]
+
+
+def test_responses_with_the_web_search_tool(client: openai.OpenAI, mock: MockAnthropic) -> None:
+    mock.script(*_searching())
+    response = client.responses.create(**_responses_request())
+    _answered_with_a_search(response.output)
+    _searched_upstream(mock)
+
+
+def test_responses_include_the_pages_a_search_found(client: openai.OpenAI, mock: MockAnthropic) -> None:
+    mock.script(*_searching())
+    response = client.responses.create(**_responses_request(include=["web_search_call.action.sources"]))
+    _answered_with_a_search(response.output, sources=[RAIN, "https://news.example.org/sun"])
+
+
+def test_responses_streamed_send_the_search_before_the_message(client: openai.OpenAI, mock: MockAnthropic) -> None:
+    mock.script(*_searching())
+    events = list(client.responses.create(**_responses_request(), stream=True))
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    kinds = [(e.type, getattr(e, "output_index", None)) for e in events]
+    # OpenAI's order: the search's item and its three steps, done, then the message's events
+    assert kinds[:9] == [
+        ("response.created", None),
+        ("response.in_progress", None),
+        ("response.output_item.added", 0),
+        ("response.web_search_call.in_progress", 0),
+        ("response.web_search_call.searching", 0),
+        ("response.web_search_call.completed", 0),
+        ("response.output_item.done", 0),
+        ("response.output_item.added", 1),
+        ("response.content_part.added", 1),
+    ]
+    assert {index for _, index in kinds[7:-1]} == {1}
+    assert kinds[-1] == ("response.completed", None)
+    added, done = events[2], events[6]
+    assert (added.item.type, added.item.status, added.item.id) == ("web_search_call", "in_progress", "ws_toolu_search1")
+    assert [getattr(e, "item_id", None) for e in events[3:6]] == ["ws_toolu_search1"] * 3
+    assert done.item.status == "completed"
+    assert done.item.action.query == "rain in Example City"
+    completed = events[-1].response
+    _answered_with_a_search(completed.output)
+    assert [o.id for o in completed.output] == ["ws_toolu_search1", events[7].item.id]
+
+
+def test_responses_streamed_by_the_openai_client(client: openai.OpenAI, mock: MockAnthropic) -> None:
+    mock.script(*_searching())
+    with client.responses.stream(**_responses_request()) as events:
+        response = events.get_final_response()
+    _answered_with_a_search(response.output)
     assert not [o for o in response.output if o.type == "function_call"]
     _searched_upstream(mock)
+
+
+@pytest.mark.parametrize("with_id", [True, False])
+def test_a_replayed_search_is_not_an_assistant_message(
+    client: openai.OpenAI, mock: MockAnthropic, with_id: bool
+) -> None:
+    """A client sending its earlier output back (Codex does, without the ids) sends the search item too:
+    it is dropped, not made into an assistant message the model never wrote."""
+    search: dict[str, Any] = {
+        "type": "web_search_call",
+        "status": "completed",
+        "action": {"type": "search", "query": "rain in Example City"},
+    }
+    if with_id:
+        search["id"] = "ws_toolu_search1"
+    earlier = [
+        {"role": "user", "content": QUESTION[0]["content"]},
+        search,
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": ANSWER}]},
+        {"role": "user", "content": "And in winter?"},
+    ]
+    mock.script(Reply(chunks=["More in winter."]))
+    response = client.responses.create(model="sonnet", input=earlier)  # type: ignore[arg-type]
+    assert response.output_text == "More in winter."
+    [request] = mock.requests
+    sent = json.dumps(request.body["messages"])
+    assert "Hosted web search" not in sent
+    assert [t["role"] for t in request.turns()] == ["user", "assistant", "user"]
+    assert request.turns()[1]["content"] in (ANSWER, [{"type": "text", "text": ANSWER}])
 
 
 @pytest.mark.parametrize("stream", [False, True])
