@@ -219,7 +219,7 @@ def test_a_replayed_search_is_not_an_assistant_message(
         {"role": "user", "content": "And in winter?"},
     ]
     mock.script(Reply(chunks=["More in winter."]))
-    response = client.responses.create(model="sonnet", input=earlier)  # type: ignore[arg-type]
+    response = client.responses.create(model="sonnet", input=earlier)
     assert response.output_text == "More in winter."
     [request] = mock.requests
     sent = json.dumps(request.body["messages"])
