@@ -15,7 +15,9 @@ OpenAI's API the item precedes the answer it fed, whole and streamed. So:
   ``output_item.done``) as soon as the search has run, which is before the
   text it fed (``SearchEvents``); the events after it shift their
   ``output_index``, every event is numbered again, and the final response lists
-  the items in that order.
+  the items in that order. The bridge's ``content_part.done`` also loses the
+  text's ``url_citation`` annotations (each becomes ``{}``): they are put back,
+  as its ``output_text.annotation.added`` events gave them.
 
 And the ``web_search_call`` items a client sends back with its earlier output
 (Codex does) are dropped before the bridge, which would make each an
@@ -95,6 +97,7 @@ class SearchEvents:
         self._next_index = 0  # the next output item's output_index
         self._indexes: dict[int, int] = {}  # the bridge's output_index -> ours
         self._positions: dict[str, int] = {}  # output item id -> its output_index
+        self._annotations: dict[tuple[object, object], list[Any]] = {}  # (item id, content index) -> annotations
 
     async def events(self, stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
         try:
@@ -115,7 +118,7 @@ class SearchEvents:
             item = _item(published, self._sources)
             index = self._next_index
             self._next_index += 1
-            self._positions[item.id] = index
+            self._positions[item["id"]] = index
             out += [self._numbered(event) for event in _search_events(item, index)]
         return out
 
@@ -133,11 +136,18 @@ class SearchEvents:
         response = getattr(event, "response", None)
         if isinstance(response, ResponsesAPIResponse) and self._positions:
             update["response"] = self._listed(response)
+        part = (getattr(event, "item_id", None), getattr(event, "content_index", None))
+        kind = getattr(event, "type", None)
+        if kind == ResponsesAPIStreamEvents.OUTPUT_TEXT_ANNOTATION_ADDED:
+            self._annotations.setdefault(part, []).append(getattr(event, "annotation", None))
+        elif kind == ResponsesAPIStreamEvents.CONTENT_PART_DONE and part in self._annotations:
+            annotations = [BaseLiteLLMOpenAIResponseObject(**a) for a in self._annotations[part] if isinstance(a, dict)]
+            update["part"] = event.part.model_copy(update={"annotations": annotations})
         return event.model_copy(update=update) if update else event
 
     def _listed(self, response: ResponsesAPIResponse) -> ResponsesAPIResponse:
         """The final response's output: the items in the order their events went out, searches included."""
-        searches = {s.id: s for s in (_item(found, self._sources) for found in self._published.get(self._key))}
+        searches = {s["id"]: s for s in (_item(found, self._sources) for found in self._published.get(self._key))}
         sent = [searches[i] for i in self._positions if i in searches]
         output = [item for item in response.output if _id_of(item) not in searches] + sent
         late = len(self._positions)  # items the stream never announced keep the bridge's order, last
@@ -151,32 +161,32 @@ class SearchEvents:
         return numbered
 
 
-def _search_events(item: ResponseFunctionWebSearch, index: int) -> list[Any]:
+def _search_events(item: dict[str, Any], index: int) -> list[Any]:
     """How OpenAI's API streams one search: the item added, searching, then done with its action."""
-    running = item.model_dump(mode="json", exclude_none=True)
-    running["status"] = "in_progress"
-    running["action"] = {key: value for key, value in running["action"].items() if key != "sources"}
+    action = {key: value for key, value in item["action"].items() if key != "sources"}
+    running = {**item, "status": "in_progress", "action": action}
     events = ResponsesAPIStreamEvents
     return [
         OutputItemAddedEvent(
             type=events.OUTPUT_ITEM_ADDED, output_index=index, item=BaseLiteLLMOpenAIResponseObject(**running)
         ),
-        WebSearchCallInProgressEvent(type=events.WEB_SEARCH_CALL_IN_PROGRESS, output_index=index, item_id=item.id),
-        WebSearchCallSearchingEvent(type=events.WEB_SEARCH_CALL_SEARCHING, output_index=index, item_id=item.id),
-        WebSearchCallCompletedEvent(type=events.WEB_SEARCH_CALL_COMPLETED, output_index=index, item_id=item.id),
+        WebSearchCallInProgressEvent(type=events.WEB_SEARCH_CALL_IN_PROGRESS, output_index=index, item_id=item["id"]),
+        WebSearchCallSearchingEvent(type=events.WEB_SEARCH_CALL_SEARCHING, output_index=index, item_id=item["id"]),
+        WebSearchCallCompletedEvent(type=events.WEB_SEARCH_CALL_COMPLETED, output_index=index, item_id=item["id"]),
         OutputItemDoneEvent(
-            type=events.OUTPUT_ITEM_DONE,
-            output_index=index,
-            item=BaseLiteLLMOpenAIResponseObject(**item.model_dump(mode="json", exclude_none=True)),
+            type=events.OUTPUT_ITEM_DONE, output_index=index, item=BaseLiteLLMOpenAIResponseObject(**item)
         ),
     ]
 
 
-def _item(published: Mapping[str, Any], sources: bool) -> ResponseFunctionWebSearch:
-    """A published search as the client's item: the pages it found only when ``include`` asks for them."""
-    item = ResponseFunctionWebSearch.model_validate(published)
-    if not sources and getattr(item.action, "sources", None) is not None:
-        item = item.model_copy(update={"action": item.action.model_copy(update={"sources": None})})
+def _item(published: Mapping[str, Any], sources: bool) -> dict[str, Any]:
+    """A published search as the client's item (checked as OpenAI's type): the pages it found only when
+    ``include`` asks for them."""
+    item: dict[str, Any] = ResponseFunctionWebSearch.model_validate(published).model_dump(
+        mode="json", exclude_none=True
+    )
+    if not sources:
+        item["action"].pop("sources", None)
     return item
 
 

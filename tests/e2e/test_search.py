@@ -150,8 +150,15 @@ def _answered_with_a_search(output: list[Any], sources: list[str] | None = None)
 
 def test_responses_with_the_web_search_tool(client: openai.OpenAI, mock: MockAnthropic) -> None:
     mock.script(*_searching())
-    response = client.responses.create(**_responses_request())
-    _answered_with_a_search(response.output)
+    response = client.responses.with_raw_response.create(**_responses_request())
+    # on the wire, as OpenAI's API sends it: no "sources" field unless asked for
+    assert response.http_response.json()["output"][0] == {
+        "id": "ws_toolu_search1",
+        "type": "web_search_call",
+        "status": "completed",
+        "action": {"type": "search", "query": "rain in Example City", "queries": ["rain in Example City"]},
+    }
+    _answered_with_a_search(response.parse().output)
     _searched_upstream(mock)
 
 
@@ -188,6 +195,9 @@ def test_responses_streamed_send_the_search_before_the_message(client: openai.Op
     completed = events[-1].response
     _answered_with_a_search(completed.output)
     assert [o.id for o in completed.output] == ["ws_toolu_search1", events[7].item.id]
+    # the text's citation on its content_part.done too (LiteLLM's bridge alone sends it as {})
+    [part_done] = [e for e in events if e.type == "response.content_part.done"]
+    assert [(a.type, a.url) for a in part_done.part.annotations] == [("url_citation", RAIN)]
 
 
 def test_responses_streamed_by_the_openai_client(client: openai.OpenAI, mock: MockAnthropic) -> None:
