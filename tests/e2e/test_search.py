@@ -260,6 +260,56 @@ def test_messages_with_the_web_search_server_tool(proxy: Proxy, mock: MockAnthro
     _searched_upstream(mock)
 
 
+def test_messages_history_with_the_apis_search_blocks(proxy: Proxy, mock: MockAnthropic) -> None:
+    """A conversation begun on Anthropic's API (or with another gateway) holds its search blocks:
+    server_tool_use, web_search_tool_result with encrypted_content, text with citations. Sent back
+    here they are not an error; the model gets its own text (LiteLLM's adapter keeps the text blocks,
+    joined, and drops the search blocks, which Claude Code could not replay)."""
+    cited = {
+        "type": "web_search_result_location",
+        "url": RAIN,
+        "title": "Rain in Example City",
+        "encrypted_index": "EncIdx==",
+        "cited_text": "It rains 120 days a year in Example City.",
+    }
+    earlier = [
+        {"type": "text", "text": "Let me search."},
+        {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "rain"}},
+        {
+            "type": "web_search_tool_result",
+            "tool_use_id": "srvtoolu_1",
+            "content": [
+                {
+                    "type": "web_search_result",
+                    "url": RAIN,
+                    "title": "Rain in Example City",
+                    "encrypted_content": "EncContent==",
+                    "page_age": "2 days ago",
+                }
+            ],
+        },
+        {"type": "text", "text": "It rains 120 days a year.", "citations": [cited]},
+    ]
+    mock.script(Reply(chunks=["More in winter."]))
+    claude = anthropic.Anthropic(base_url=proxy.url, api_key=proxy.master_key, max_retries=0, timeout=60)
+    message = claude.messages.create(
+        model="sonnet",
+        max_tokens=100,
+        messages=[
+            *QUESTION,
+            {"role": "assistant", "content": earlier},
+            {"role": "user", "content": "And in winter?"},
+        ],
+    )
+    assert [b.text for b in message.content if b.type == "text"] == ["More in winter."]
+    [request] = mock.requests
+    turns = request.turns()
+    assert [t["role"] for t in turns] == ["user", "assistant", "user"]
+    assert json.dumps(turns[1]["content"]).count("Let me search.It rains 120 days a year.") == 1
+    assert "EncContent" not in json.dumps(request.body)
+    assert _tool_names(request.body) == []  # no search asked for this turn, none offered
+
+
 def test_a_search_the_account_may_not_use_is_its_error(proxy: Proxy, mock: MockAnthropic) -> None:
     mock.search = Search(status=403, error_type="permission_error", error_message="web search is not enabled")
     mock.script(*_searching(), Reply(chunks=["I could not search."]))
