@@ -9,18 +9,25 @@ with the search counted in its usage.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 import anthropic
+import claude_agent_sdk as sdk
 import httpx
 import litellm
 import openai
 import pytest
 
+from litellm_claude_code.runtime.options import QueryPlan, build_options
+from litellm_claude_code.settings import DeploymentSettings
+from litellm_claude_code.translate.search import SearchSpec
 from tests.anthropic_mock import MockAnthropic, Reply, Search, SearchResult
 
-from .harness import Proxy, post_chat
+from .harness import Proxy, claude_env, post_chat
 
 pytestmark = pytest.mark.e2e
 
@@ -308,6 +315,33 @@ def test_messages_history_with_the_apis_search_blocks(proxy: Proxy, mock: MockAn
     assert json.dumps(turns[1]["content"]).count("Let me search.It rains 120 days a year.") == 1
     assert "EncContent" not in json.dumps(request.body)
     assert _tool_names(request.body) == []  # no search asked for this turn, none offered
+
+
+def test_claude_code_hands_over_only_titles_and_urls_of_a_search(mock: MockAnthropic, tmp_path: Path) -> None:
+    """Why /v1/messages gets no server_tool_use / web_search_tool_result blocks and no citations
+    (README, "Web search"): the API's answer to Claude Code's search request carries them, with each
+    result's encrypted_content and each citation's encrypted_index and cited_text, and Claude Code
+    (the pinned CLI) keeps none of those in anything it sends out: the tool result, its
+    ``tool_use_result``, the stream. Should a CLI hand them over, this fails and the blocks can be built."""
+    mock.script(*_searching())
+    plan = QueryPlan("sonnet", "Answer.", str(tmp_path), claude_env(tmp_path, mock.url), search=SearchSpec())
+
+    async def everything() -> list[sdk.Message]:
+        return [m async for m in sdk.query(prompt="Rain?", options=build_options(plan, DeploymentSettings()))]
+
+    messages = asyncio.run(everything())
+    sent = json.dumps([dataclasses.asdict(m) for m in messages], default=str)
+    # the mock's answer to that request has them (asked again, whole), Claude Code's output has none of them
+    answered = httpx.post(f"{mock.url}/v1/messages", json={**mock.searches[0].body, "stream": False}, timeout=10).text
+    for field in ("encrypted_content", "encrypted_index", "cited_text", "web_search_result_location"):
+        assert field in answered
+        assert field not in sent
+    [found] = [m.tool_use_result for m in messages if isinstance(m, sdk.UserMessage) and m.tool_use_result]
+    pages = [item for item in found["results"] if isinstance(item, dict)]
+    assert [page["content"] for page in pages] == [
+        [{"title": r.title, "url": r.url} for r in Search().results],
+    ]
+    assert pages[0]["tool_use_id"].startswith("srvtoolu_")
 
 
 def test_a_search_the_account_may_not_use_is_its_error(proxy: Proxy, mock: MockAnthropic) -> None:
