@@ -18,7 +18,8 @@ tool, taking ``{"cmd": "<shell command>", ...}``; ``write_stdin``,
 in a fresh process: test_search.py). No ``apply_patch``, no ``local_shell``.
 The configuration here turns off the last two (``web_search = "disabled"``,
 ``agents.enabled = false``), so every tool Codex sends is a plain function that
-reaches the model as it was sent.
+reaches the model as it was sent; the web search tests at the end leave search
+on (SEARCH_CONFIG).
 """
 
 from __future__ import annotations
