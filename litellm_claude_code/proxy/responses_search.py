@@ -40,7 +40,6 @@ from litellm.types.llms.openai import (
     WebSearchCallInProgressEvent,
     WebSearchCallSearchingEvent,
 )
-from openai.types.responses import ResponseFunctionWebSearch
 
 from ..translate.search import PUBLISHED, WEB_SEARCH_CALLS_METADATA_KEY, Published
 
@@ -180,14 +179,10 @@ def _search_events(item: dict[str, Any], index: int) -> list[Any]:
 
 
 def _item(published: Mapping[str, Any], sources: bool) -> dict[str, Any]:
-    """A published search as the client's item (checked as OpenAI's type): the pages it found only when
-    ``include`` asks for them."""
-    item: dict[str, Any] = ResponseFunctionWebSearch.model_validate(published).model_dump(
-        mode="json", exclude_none=True
-    )
-    if not sources:
-        item["action"].pop("sources", None)
-    return item
+    """A published search (built by LiteLLM's ``build_web_search_call``: ``search.SearchCalls``) as the
+    client's item: the pages it found only when ``include`` asks for them."""
+    action = {key: value for key, value in published["action"].items() if sources or key != "sources"}
+    return {**published, "action": action}
 
 
 def _with_sources(data: Mapping[str, Any]) -> bool:
