@@ -28,7 +28,7 @@ async def answer(
 ) -> AsyncGenerator[ModelResponseStream, None]:
     """The request's chunks from ``turn``; Claude Code's rate-limit reports go to ``quotas``,
     the answer's token counts to ``tokens``."""
-    translator = translator_for(request.model, request.controls)
+    translator = translator_for(request.model, request.controls, request.search_calls_key)
     async with aclosing(turn.messages()) as messages:
         async for message in messages:
             if isinstance(message, sdk.RateLimitEvent):

@@ -37,6 +37,7 @@ class ChatRequest:
     account_env: Mapping[str, str]  # the deployment's process environment (account, auth, limits)
     config_dir: str
     deployment: str  # the router's deployment id: the unit of pooling and limits
+    search_calls_key: str | None = None  # /v1/responses: where its web_search_call items go (search.PUBLISHED)
 
     @property
     def env(self) -> dict[str, str]:
@@ -69,7 +70,9 @@ def from_litellm(
         env = {**environ, **env}
     timeout = _timeout_seconds(kwargs.get("timeout"), settings.timeout)
     deployment = deployment_id(litellm_params, model)
-    return ChatRequest(model, settings, conversation, controls, timeout, env, config_dir(env, parent), deployment)
+    calls = _search_calls_key(litellm_params)
+    directory = config_dir(env, parent)
+    return ChatRequest(model, settings, conversation, controls, timeout, env, directory, deployment, calls)
 
 
 def _report_uncarried(asked: tuple[str, ...]) -> None:
@@ -83,6 +86,13 @@ def _conversation(messages: list[Any], litellm_params: Any) -> Conversation:
     metadata = (litellm_params or {}).get("metadata") if isinstance(litellm_params, dict) else None
     failed = (metadata or {}).get(TOOL_ERRORS_METADATA_KEY) if isinstance(metadata, dict) else None
     return convert(messages, failed if isinstance(failed, list) else ())
+
+
+def _search_calls_key(litellm_params: Any) -> str | None:
+    # /v1/responses with web search: set by proxy_hooks, which places the web_search_call items
+    metadata = litellm_params.get("metadata") if isinstance(litellm_params, dict) else None
+    key = metadata.get(search.WEB_SEARCH_CALLS_METADATA_KEY) if isinstance(metadata, dict) else None
+    return key if isinstance(key, str) and key else None
 
 
 def _timeout_seconds(timeout: object, default: float) -> float:

@@ -13,13 +13,14 @@ from typing import Any, NoReturn
 from fastapi import HTTPException
 from litellm.constants import RETURN_RAW_MODEL_NAME_METADATA_KEY
 from litellm.integrations.custom_logger import CustomLogger
+from litellm.types.llms.openai import ResponsesAPIResponse
 
 from .. import boundary, quota
 from ..errors import Failed
 from ..quota import Quotas
 from ..settings import SETTINGS_KEY, SettingsError, parse_settings
 from ..translate.prompt import TOOL_ERRORS_METADATA_KEY, PromptError, check_shapes
-from . import health
+from . import health, responses_search
 from .affinity import Affinity, conversation_of
 from .metrics import Routing
 from .pool import Candidate, Decision, Pool
@@ -166,7 +167,14 @@ class ProxyHooks(CustomLogger):
         The provider's chunks name the model that answered; the finish and usage
         chunks LiteLLM's stream wrapper makes itself name the requested alias.
         From the first chunk with content on, every chunk names its model.
+        A /v1/responses stream with web search gets its searches' events in
+        place (``responses_search``).
         """
+        key = responses_search.key_of(request_data)
+        if key is not None:
+            async for event in responses_search.SearchEvents(request_data, key).events(response):
+                yield event
+            return
         answered: str | None = None
         async for chunk in response:
             model = getattr(chunk, "model", None)
@@ -175,6 +183,12 @@ class ProxyHooks(CustomLogger):
             elif answered is not None and model != answered:
                 chunk.model = answered
             yield chunk
+
+    async def async_post_call_success_hook(self, data: dict[str, Any], user_api_key_dict: Any, response: Any) -> Any:
+        """A whole /v1/responses answer with web search: its searches before its message (``responses_search``)."""
+        if isinstance(response, ResponsesAPIResponse):
+            responses_search.place(data, response)
+        return response
 
     async def async_log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
         """Each answer's weighted tokens (its list price) for its key, against its account's window (``shares``)."""
@@ -238,6 +252,7 @@ class ProxyHooks(CustomLogger):
         self._refuse_past_share(user_api_key_dict, data.get("model"))
         if "responses" in str(call_type):
             self._report_dropped_tools(data.get("tools"))
+            responses_search.prepare(data)
         metadata = data.get("metadata")
         if not isinstance(metadata, dict):
             metadata = {}

@@ -18,12 +18,14 @@ annotations.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import claude_agent_sdk as sdk
 from litellm.types.llms.openai import ChatCompletionAnnotation, ChatCompletionAnnotationURLCitation
+from litellm.types.responses.main import build_web_search_call
 
 from ..errors import Failure
 
@@ -39,6 +41,9 @@ UNCARRIED = {
 # How the CLI words a search the API refused, in the WebSearch tool's error
 # result: the only place the status is given (no structured field carries it).
 _API_ERROR = re.compile(r"API Error: (?P<status>[45]\d\d)\b[ :]*(?P<message>.*)", re.S)
+# Set in a /v1/responses request's metadata by the proxy's hook (proxy.responses_search):
+# the key under which the answer's web_search_call items are published (PUBLISHED).
+WEB_SEARCH_CALLS_METADATA_KEY = "claude_code_web_search_calls"
 # A markdown link [text](url), or a bare URL, in the answer.
 _LINK = re.compile(r"\[(?P<text>[^\]]*)\]\((?P<url>[^)\s]+)\)|(?P<bare>https?://[^\s)\]>\"']+)")
 
@@ -188,3 +193,90 @@ class Sources:
             )
             found.append(ChatCompletionAnnotation(type="url_citation", url_citation=citation))
         return found
+
+
+def _urls(result: object) -> list[str]:
+    """The pages a WebSearch tool result (``UserMessage.tool_use_result``) found, in order."""
+    urls: list[str] = []
+    for item in result.get("results") or [] if isinstance(result, Mapping) else []:
+        content = item.get("content") if isinstance(item, Mapping) else None
+        for page in content if isinstance(content, list) else []:
+            url = page.get("url") if isinstance(page, Mapping) else None
+            if isinstance(url, str) and url and url not in urls:
+                urls.append(url)
+    return urls
+
+
+class SearchCalls:
+    """The model's WebSearch calls in one answer, as OpenAI ``web_search_call`` items, in the order they ran.
+
+    One item per WebSearch call: its id is the call's (``ws_<tool_use id>``, as
+    LiteLLM's own Anthropic provider names them), its query the one the model
+    asked for, its ``action.sources`` the pages found. Claude Code's search may
+    run several searches for one call; their own queries are not reported (the
+    CLI keeps only the pages), so they are not items of their own.
+    """
+
+    def __init__(self) -> None:
+        self._queries: dict[str, str] = {}  # WebSearch tool_use id -> the query asked
+        self.items: list[dict[str, Any]] = []
+
+    def called(self, message: sdk.AssistantMessage) -> None:
+        """The model's turn: note its WebSearch calls."""
+        for block in message.content:
+            if isinstance(block, sdk.ToolUseBlock) and block.name == TOOL:
+                query = block.input.get("query")
+                self._queries[block.id] = query if isinstance(query, str) else ""
+
+    def answered(self, message: sdk.UserMessage) -> bool:
+        """Claude Code's answer to a WebSearch call (its tool result): True when it made a new item."""
+        result = message.tool_use_result
+        searched = isinstance(result, Mapping) and "query" in result
+        blocks = message.content if isinstance(message.content, list) else []
+        results = [b for b in blocks if isinstance(b, sdk.ToolResultBlock)]
+        made = False
+        for block in results:
+            if block.tool_use_id not in self._queries and not searched:
+                continue
+            own = result if searched and len(results) == 1 else None
+            query = self._queries.get(block.tool_use_id) or (str(own.get("query") or "") if own else "")
+            call = build_web_search_call(
+                tool_id=block.tool_use_id,
+                tool_input={"query": query},
+                result={"content": [{"type": "web_search_result", "url": url} for url in _urls(own)]},
+                status="failed" if block.is_error else "completed",
+            )
+            self.items.append(call.model_dump(mode="json", exclude_none=True))
+            made = True
+        return made
+
+
+class Published:
+    """The ``web_search_call`` items of answers in progress, by request, for the proxy's /v1/responses hook.
+
+    The provider publishes an answer's items as its searches complete (before
+    the answer's text, so a streamed response can send them first); the hook
+    takes them. A request retried publishes again under the same key, and its
+    items replace the failed attempt's. Bounded: the items of a request whose
+    hook never takes them (it failed) do not pile up.
+    """
+
+    def __init__(self, limit: int = 1000) -> None:
+        self._limit = limit
+        self._items: OrderedDict[str, tuple[dict[str, Any], ...]] = OrderedDict()
+
+    def put(self, key: str, items: tuple[dict[str, Any], ...]) -> None:
+        self._items[key] = items
+        self._items.move_to_end(key)
+        while len(self._items) > self._limit:
+            self._items.popitem(last=False)
+
+    def get(self, key: str) -> tuple[dict[str, Any], ...]:
+        return self._items.get(key, ())
+
+    def pop(self, key: str) -> tuple[dict[str, Any], ...]:
+        return self._items.pop(key, ())
+
+
+# One per process: the provider and the proxy's hooks run in the same one.
+PUBLISHED = Published()

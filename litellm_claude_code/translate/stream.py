@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import claude_agent_sdk as sdk
@@ -42,8 +43,8 @@ from .filters import (
     has_content,
 )
 from .params import Controls
+from .search import PUBLISHED, SearchCalls, Sources, refused
 from .search import TOOL as SEARCH_TOOL
-from .search import Sources, refused
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class StreamTranslator:
         tool_names: Mapping[str, str] | None = None,
         max_tool_calls: int | None = None,
         search: bool = False,
+        publish: Callable[[tuple[dict[str, Any], ...]], None] | None = None,
     ) -> None:
         # tool_names maps the names tools have inside Claude Code back to the client's.
         names = dict(tool_names or {})
@@ -89,6 +91,12 @@ class StreamTranslator:
         # With search on, the model's WebSearch calls are run by Claude Code and
         # its results turn the answer's links into citations (search.Sources).
         self._sources = Sources() if search else None
+        # ... and each call is a web_search_call item, handed to ``publish`` (for
+        # /v1/responses: search.Published) as soon as it has run.
+        self._calls = SearchCalls() if search else None
+        self._publish = publish if search else None
+        if self._publish is not None:
+            self._publish(())  # a retried request starts again with no searches
         self._limit = None if max_tool_calls is None else ToolCallLimit(max_tool_calls)
         filters: list[Filter] = [HiddenToolCalls(frozenset({SEARCH_TOOL})), ClientNames(names)] if search else []
         filters += [] if self._limit is None else [self._limit]
@@ -125,6 +133,8 @@ class StreamTranslator:
             if failure is not None:
                 raise Failed(failure)
             self._sources.add(message.tool_use_result)
+            if self._calls is not None and self._calls.answered(message) and self._publish is not None:
+                self._publish(tuple(self._calls.items))
         elif not isinstance(message, (sdk.SystemMessage, sdk.UserMessage)):
             logger.debug("skipping unknown SDK message %s", type(message).__name__)
         return []
@@ -178,6 +188,8 @@ class StreamTranslator:
         if message.error is not None:
             self._failures.errored(message.error)
             return []
+        if self._calls is not None:
+            self._calls.called(message)
         self._chunks.answered_by(message.model)
         self._ending.stopped(message.stop_reason, streamed=False)
         return self._send(self._whole.deltas(message))
@@ -238,8 +250,9 @@ class WholeMessages:
         return {"id": block.id, "type": "function", "index": index, "function": function}
 
 
-def translator_for(model: str, controls: Controls) -> StreamTranslator:
-    """The translator of a request's turn: its stop sequences, output, tools and search."""
+def translator_for(model: str, controls: Controls, search_calls_key: str | None = None) -> StreamTranslator:
+    """The translator of a request's turn: its stop sequences, output, tools and search
+    (``search_calls_key``: where its web_search_call items are published, ``search.PUBLISHED``)."""
     return StreamTranslator(
         model,
         stop=controls.stop,
@@ -247,6 +260,7 @@ def translator_for(model: str, controls: Controls) -> StreamTranslator:
         tool_names={tools.internal_name(f.name): f.name for f in controls.tools.offered},
         max_tool_calls=None if controls.tools.parallel else 1,
         search=controls.search is not None,
+        publish=partial(PUBLISHED.put, search_calls_key) if search_calls_key else None,
     )
 
 

@@ -18,7 +18,8 @@ tool, taking ``{"cmd": "<shell command>", ...}``; ``write_stdin``,
 in a fresh process: test_search.py). No ``apply_patch``, no ``local_shell``.
 The configuration here turns off the last two (``web_search = "disabled"``,
 ``agents.enabled = false``), so every tool Codex sends is a plain function that
-reaches the model as it was sent.
+reaches the model as it was sent; the web search tests at the end leave search
+on (SEARCH_CONFIG).
 """
 
 from __future__ import annotations
@@ -220,6 +221,8 @@ def test_codex_exec_with_web_search_on(codex: Path, proxy: Proxy, mock: MockAnth
     mock.script(Reply(chunks=[], tool_uses=[call], stop_reason="tool_use"), Reply(chunks=[SEARCH_ANSWER]))
     run = _exec(codex, proxy, tmp_path, "How often does it rain in Example City?", SEARCH_CONFIG)
     assert run.last_message.strip() == SEARCH_ANSWER
+    # Codex read the web_search_call item that came before the answer, and shows the search
+    assert "web search: rain in Example City" in run.stderr
     # Claude searched (the mock's search got Claude Code's server-tool request), for Codex's turn only
     assert len(mock.searches) == 1
     assert "rain in Example City" in json.dumps(mock.searches[0].body["messages"])
@@ -228,3 +231,30 @@ def test_codex_exec_with_web_search_on(codex: Path, proxy: Proxy, mock: MockAnth
         _offered_codex_tools(request)
         assert "WebSearch" in [t["name"] for t in request.body["tools"]]
     assert "https://example.com/rain" in json.dumps(mock.requests[1].body["messages"])
+
+
+def test_codex_sends_the_search_back_and_the_model_does_not_see_it_as_text(
+    codex: Path, proxy: Proxy, mock: MockAnthropic, tmp_path: Path
+) -> None:
+    """Codex sends its turn's earlier output back with the next round, the web_search_call item
+    included: it is dropped before LiteLLM's bridge, which would make it an assistant message,
+    ``Hosted web search: {...}``, that the model never wrote (issue 23)."""
+    search = {"id": "toolu_codex_search", "name": "WebSearch", "input": {"query": "rain in Example City"}}
+    shell = {"id": "toolu_codex_sh", "name": "mcp__client__exec_command", "input": {"cmd": "echo rainy > note.txt"}}
+    mock.script(
+        Reply(chunks=[], tool_uses=[search], stop_reason="tool_use"),
+        Reply(chunks=["Noting it."], tool_uses=[shell], stop_reason="tool_use"),
+        Reply(chunks=[SEARCH_ANSWER]),
+    )
+    run = _exec(codex, proxy, tmp_path, "How often does it rain in Example City? Note it.", SEARCH_CONFIG)
+    assert run.last_message.strip() == SEARCH_ANSWER
+    assert (tmp_path / "work" / "note.txt").read_text() == "rainy\n"
+    assert "web search: rain in Example City" in run.stderr
+    assert len(mock.searches) == 1
+    assert len(mock.requests) == 3
+    last = mock.requests[2]
+    assert "Hosted web search" not in json.dumps(last.body)
+    turns = last.turns()
+    assert [t["role"] for t in turns] == ["user", "assistant", "user"]
+    assert [b["type"] for b in turns[1]["content"]] == ["text", "tool_use"]
+    assert turns[1]["content"][0]["text"] == "Noting it."

@@ -9,18 +9,25 @@ with the search counted in its usage.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 import anthropic
+import claude_agent_sdk as sdk
 import httpx
 import litellm
 import openai
 import pytest
 
+from litellm_claude_code.runtime.options import QueryPlan, build_options
+from litellm_claude_code.settings import DeploymentSettings
+from litellm_claude_code.translate.search import SearchSpec
 from tests.anthropic_mock import MockAnthropic, Reply, Search, SearchResult
 
-from .harness import Proxy, post_chat
+from .harness import Proxy, claude_env, post_chat
 
 pytestmark = pytest.mark.e2e
 
@@ -127,24 +134,115 @@ def test_malformed_web_search_options_are_a_400(proxy: Proxy, mock: MockAnthropi
     assert mock.requests == []
 
 
-@pytest.mark.parametrize("stream", [False, True])
-def test_responses_with_the_web_search_tool(client: openai.OpenAI, mock: MockAnthropic, stream: bool) -> None:
-    mock.script(*_searching())
-    request: dict[str, Any] = {"model": "sonnet", "input": QUESTION[0]["content"], "tools": [{"type": "web_search"}]}
-    if stream:
-        with client.responses.stream(**request) as events:
-            response = events.get_final_response()
-    else:
-        response = client.responses.create(**request)
-    [message] = [o for o in response.output if o.type == "message"]
+def _responses_request(**extra: Any) -> dict[str, Any]:
+    return {"model": "sonnet", "input": QUESTION[0]["content"], "tools": [{"type": "web_search"}], **extra}
+
+
+def _answered_with_a_search(output: list[Any], sources: list[str] | None = None) -> None:
+    """As OpenAI's API answers: the search's web_search_call item, then the message citing its page."""
+    assert [o.type for o in output] == ["web_search_call", "message"]
+    search, message = output
+    assert search.id == "ws_toolu_search1"
+    assert search.status == "completed"
+    assert (search.action.type, search.action.query) == ("search", "rain in Example City")
+    # the pages found only when the request's include asks for them
+    assert (None if search.action.sources is None else [s.url for s in search.action.sources]) == sources
     [text] = message.content
     assert text.type == "output_text"
     assert text.text == ANSWER
     assert [(a.type, a.url, a.start_index, a.end_index) for a in text.annotations] == [
         ("url_citation", RAIN, ANSWER.index("[Rain"), len(ANSWER) - 1)
     ]
+
+
+def test_responses_with_the_web_search_tool(client: openai.OpenAI, mock: MockAnthropic) -> None:
+    mock.script(*_searching())
+    response = client.responses.with_raw_response.create(**_responses_request())
+    # on the wire, as OpenAI's API sends it: no "sources" field unless asked for
+    assert response.http_response.json()["output"][0] == {
+        "id": "ws_toolu_search1",
+        "type": "web_search_call",
+        "status": "completed",
+        "action": {"type": "search", "query": "rain in Example City", "queries": ["rain in Example City"]},
+    }
+    _answered_with_a_search(response.parse().output)
+    _searched_upstream(mock)
+
+
+def test_responses_include_the_pages_a_search_found(client: openai.OpenAI, mock: MockAnthropic) -> None:
+    mock.script(*_searching())
+    response = client.responses.create(**_responses_request(include=["web_search_call.action.sources"]))
+    _answered_with_a_search(response.output, sources=[RAIN, "https://news.example.org/sun"])
+
+
+def test_responses_streamed_send_the_search_before_the_message(client: openai.OpenAI, mock: MockAnthropic) -> None:
+    mock.script(*_searching())
+    events = list(client.responses.create(**_responses_request(), stream=True))
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    kinds = [(e.type, getattr(e, "output_index", None)) for e in events]
+    # OpenAI's order: the search's item and its three steps, done, then the message's events
+    assert kinds[:9] == [
+        ("response.created", None),
+        ("response.in_progress", None),
+        ("response.output_item.added", 0),
+        ("response.web_search_call.in_progress", 0),
+        ("response.web_search_call.searching", 0),
+        ("response.web_search_call.completed", 0),
+        ("response.output_item.done", 0),
+        ("response.output_item.added", 1),
+        ("response.content_part.added", 1),
+    ]
+    assert {index for _, index in kinds[7:-1]} == {1}
+    assert kinds[-1] == ("response.completed", None)
+    added, done = events[2], events[6]
+    assert (added.item.type, added.item.status, added.item.id) == ("web_search_call", "in_progress", "ws_toolu_search1")
+    assert [getattr(e, "item_id", None) for e in events[3:6]] == ["ws_toolu_search1"] * 3
+    assert done.item.status == "completed"
+    assert done.item.action.query == "rain in Example City"
+    completed = events[-1].response
+    _answered_with_a_search(completed.output)
+    assert [o.id for o in completed.output] == ["ws_toolu_search1", events[7].item.id]
+    # the text's citation on its content_part.done too (LiteLLM's bridge alone sends it as {})
+    [part_done] = [e for e in events if e.type == "response.content_part.done"]
+    assert [(a.type, a.url) for a in part_done.part.annotations] == [("url_citation", RAIN)]
+
+
+def test_responses_streamed_by_the_openai_client(client: openai.OpenAI, mock: MockAnthropic) -> None:
+    mock.script(*_searching())
+    with client.responses.stream(**_responses_request()) as events:
+        response = events.get_final_response()
+    _answered_with_a_search(response.output)
     assert not [o for o in response.output if o.type == "function_call"]
     _searched_upstream(mock)
+
+
+@pytest.mark.parametrize("with_id", [True, False])
+def test_a_replayed_search_is_not_an_assistant_message(
+    client: openai.OpenAI, mock: MockAnthropic, with_id: bool
+) -> None:
+    """A client sending its earlier output back (Codex does, without the ids) sends the search item too:
+    it is dropped, not made into an assistant message the model never wrote."""
+    search: dict[str, Any] = {
+        "type": "web_search_call",
+        "status": "completed",
+        "action": {"type": "search", "query": "rain in Example City"},
+    }
+    if with_id:
+        search["id"] = "ws_toolu_search1"
+    earlier = [
+        {"role": "user", "content": QUESTION[0]["content"]},
+        search,
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": ANSWER}]},
+        {"role": "user", "content": "And in winter?"},
+    ]
+    mock.script(Reply(chunks=["More in winter."]))
+    response = client.responses.create(model="sonnet", input=earlier)
+    assert response.output_text == "More in winter."
+    [request] = mock.requests
+    sent = json.dumps(request.body["messages"])
+    assert "Hosted web search" not in sent
+    assert [t["role"] for t in request.turns()] == ["user", "assistant", "user"]
+    assert request.turns()[1]["content"] in (ANSWER, [{"type": "text", "text": ANSWER}])
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -167,6 +265,83 @@ def test_messages_with_the_web_search_server_tool(proxy: Proxy, mock: MockAnthro
     assert message.usage.server_tool_use is not None
     assert message.usage.server_tool_use.web_search_requests == 1
     _searched_upstream(mock)
+
+
+def test_messages_history_with_the_apis_search_blocks(proxy: Proxy, mock: MockAnthropic) -> None:
+    """A conversation begun on Anthropic's API (or with another gateway) holds its search blocks:
+    server_tool_use, web_search_tool_result with encrypted_content, text with citations. Sent back
+    here they are not an error; the model gets its own text (LiteLLM's adapter keeps the text blocks,
+    joined, and drops the search blocks, which Claude Code could not replay)."""
+    cited = {
+        "type": "web_search_result_location",
+        "url": RAIN,
+        "title": "Rain in Example City",
+        "encrypted_index": "EncIdx==",
+        "cited_text": "It rains 120 days a year in Example City.",
+    }
+    earlier = [
+        {"type": "text", "text": "Let me search."},
+        {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "rain"}},
+        {
+            "type": "web_search_tool_result",
+            "tool_use_id": "srvtoolu_1",
+            "content": [
+                {
+                    "type": "web_search_result",
+                    "url": RAIN,
+                    "title": "Rain in Example City",
+                    "encrypted_content": "EncContent==",
+                    "page_age": "2 days ago",
+                }
+            ],
+        },
+        {"type": "text", "text": "It rains 120 days a year.", "citations": [cited]},
+    ]
+    mock.script(Reply(chunks=["More in winter."]))
+    claude = anthropic.Anthropic(base_url=proxy.url, api_key=proxy.master_key, max_retries=0, timeout=60)
+    message = claude.messages.create(
+        model="sonnet",
+        max_tokens=100,
+        messages=[
+            *QUESTION,
+            {"role": "assistant", "content": earlier},
+            {"role": "user", "content": "And in winter?"},
+        ],
+    )
+    assert [b.text for b in message.content if b.type == "text"] == ["More in winter."]
+    [request] = mock.requests
+    turns = request.turns()
+    assert [t["role"] for t in turns] == ["user", "assistant", "user"]
+    assert json.dumps(turns[1]["content"]).count("Let me search.It rains 120 days a year.") == 1
+    assert "EncContent" not in json.dumps(request.body)
+    assert _tool_names(request.body) == []  # no search asked for this turn, none offered
+
+
+def test_claude_code_hands_over_only_titles_and_urls_of_a_search(mock: MockAnthropic, tmp_path: Path) -> None:
+    """Why /v1/messages gets no server_tool_use / web_search_tool_result blocks and no citations
+    (README, "Web search"): the API's answer to Claude Code's search request carries them, with each
+    result's encrypted_content and each citation's encrypted_index and cited_text, and Claude Code
+    (the pinned CLI) keeps none of those in anything it sends out: the tool result, its
+    ``tool_use_result``, the stream. Should a CLI hand them over, this fails and the blocks can be built."""
+    mock.script(*_searching())
+    plan = QueryPlan("sonnet", "Answer.", str(tmp_path), claude_env(tmp_path, mock.url), search=SearchSpec())
+
+    async def everything() -> list[sdk.Message]:
+        return [m async for m in sdk.query(prompt="Rain?", options=build_options(plan, DeploymentSettings()))]
+
+    messages = asyncio.run(everything())
+    sent = json.dumps([dataclasses.asdict(m) for m in messages], default=str)
+    # the mock's answer to that request has them (asked again, whole), Claude Code's output has none of them
+    answered = httpx.post(f"{mock.url}/v1/messages", json={**mock.searches[0].body, "stream": False}, timeout=10).text
+    for field in ("encrypted_content", "encrypted_index", "cited_text", "web_search_result_location"):
+        assert field in answered
+        assert field not in sent
+    [found] = [m.tool_use_result for m in messages if isinstance(m, sdk.UserMessage) and m.tool_use_result]
+    pages = [item for item in found["results"] if isinstance(item, dict)]
+    assert [page["content"] for page in pages] == [
+        [{"title": r.title, "url": r.url} for r in Search().results],
+    ]
+    assert pages[0]["tool_use_id"].startswith("srvtoolu_")
 
 
 def test_a_search_the_account_may_not_use_is_its_error(proxy: Proxy, mock: MockAnthropic) -> None:

@@ -12,6 +12,7 @@ from litellm_claude_code.request import from_litellm
 from litellm_claude_code.runtime.keys import poolable
 from litellm_claude_code.runtime.options import plan
 from litellm_claude_code.translate import search
+from litellm_claude_code.translate.stream import translator_for
 
 
 def test_what_claude_code_cannot_carry_is_logged_once(
@@ -48,3 +49,17 @@ def test_a_searched_request_never_shares_a_process() -> None:
 def test_the_request_timeout_or_the_deployment_default(timeout: object, seconds: float) -> None:
     request = from_litellm("sonnet", [{"role": "user", "content": "hi"}], {"timeout": timeout}, environ={})
     assert request.timeout == seconds
+
+
+def test_a_responses_search_key_has_the_translator_publish_its_searches_there() -> None:
+    """Issue 23: the proxy's hook keys a /v1/responses request with web search; its searches go there."""
+    messages = [{"role": "user", "content": "hi"}]
+    litellm_params = {"metadata": {search.WEB_SEARCH_CALLS_METADATA_KEY: "key-1"}}
+    kwargs = {"optional_params": {"web_search_options": {}}, "litellm_params": litellm_params}
+    searched = from_litellm("sonnet", messages, kwargs, environ={})
+    assert searched.search_calls_key == "key-1"
+    search.PUBLISHED.put("key-1", ({"id": "ws_old"},))
+    translator_for(searched.model, searched.controls, searched.search_calls_key)
+    assert search.PUBLISHED.pop("key-1") == ()  # a fresh attempt publishes, starting with no searches
+    plain = from_litellm("sonnet", messages, {"optional_params": {}}, environ={})
+    assert plain.search_calls_key is None

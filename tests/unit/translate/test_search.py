@@ -291,3 +291,77 @@ def test_a_client_function_called_websearch_is_the_clients_call() -> None:
     calls = [call for c in _run(translator, messages) if c.choices for call in c.choices[0].delta.tool_calls or []]
     named = [(call.id, getattr(call, "function", None)) for call in calls]
     assert [(i, f.name) for i, f in named if f is not None and f.name] == [("toolu_c", "WebSearch")]
+
+
+def _searched_answer_with_its_call() -> list[sdk.Message]:
+    """As the CLI sends it: the streamed call, then the whole message holding it, then its result."""
+    messages = _searched_answer()
+    call = sdk.AssistantMessage(
+        content=[sdk.ToolUseBlock(id="toolu_s", name="WebSearch", input={"query": "rain today"})],
+        model="claude-mock",
+        message_id="msg_1",
+    )
+    at = next(i for i, m in enumerate(messages) if isinstance(m, sdk.UserMessage))
+    return [*messages[:at], call, *messages[at:]]
+
+
+SEARCH_CALL = {
+    "id": "ws_toolu_s",
+    "type": "web_search_call",
+    "status": "completed",
+    "action": {
+        "type": "search",
+        "query": "rain today",
+        "queries": ["rain today"],
+        "sources": [{"type": "url", "url": "https://example.com/rain"}],
+    },
+}
+
+
+def test_each_search_is_published_as_a_web_search_call_before_the_text_it_fed() -> None:
+    """For /v1/responses (issue 23): the item is handed over as soon as the search ran, so a
+    stream can send it before the answer's text; its query is the one the model asked for."""
+    seen: list[tuple[tuple[dict[str, Any], ...], str]] = []
+    text: list[str] = []
+    translator = StreamTranslator("sonnet", search=True, publish=lambda items: seen.append((items, "".join(text))))
+    for message in _searched_answer_with_its_call():
+        for chunk in translator.feed(message):
+            text.append(chunk.choices[0].delta.content or "" if chunk.choices else "")
+    translator.finish()
+    # first an empty list (a retried request starts again), then the search, before the answer's text
+    assert seen == [((), ""), ((SEARCH_CALL,), "Searching. ")]
+
+
+def test_a_search_that_failed_is_a_failed_web_search_call() -> None:
+    seen: list[tuple[dict[str, Any], ...]] = []
+    translator = StreamTranslator("sonnet", search=True, publish=seen.append)
+    call = sdk.AssistantMessage(
+        content=[sdk.ToolUseBlock(id="toolu_s", name="WebSearch", input={"query": "q"})], model="m"
+    )
+    translator.feed(call)
+    translator.feed(_search_error("Error: Cannot specify both allowed_domains and blocked_domains"))
+    [item] = seen[-1]
+    assert (item["id"], item["status"], item["action"]["query"]) == ("ws_toolu_s", "failed", "q")
+    assert item["action"]["sources"] == []
+
+
+def test_without_a_publisher_or_without_search_nothing_is_published() -> None:
+    seen: list[object] = []
+    for message in _searched_answer_with_its_call():
+        StreamTranslator("sonnet", publish=seen.append).feed(message)
+    assert seen == []
+    chunks = _run(StreamTranslator("sonnet", search=True), _searched_answer_with_its_call())
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).startswith("Searching.")
+
+
+def test_published_items_replace_a_retried_attempts_and_stay_bounded() -> None:
+    published = search.Published(limit=2)
+    published.put("a", ({"id": "ws_1"},))
+    published.put("a", ())  # the request's retry starts over
+    assert published.get("a") == ()
+    published.put("b", ({"id": "ws_2"},))
+    published.put("c", ({"id": "ws_3"},))
+    assert published.get("a") == ()  # the oldest, never taken, went
+    assert published.pop("b") == ({"id": "ws_2"},)
+    assert published.get("b") == ()
+    assert published.get("c") == ({"id": "ws_3"},)
