@@ -1,44 +1,16 @@
-"""One process: the initialize our transport completes, and the one close (process and session files)."""
+"""One process: its one close (the process, its pipe, its transcript), with or without a loop."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 import pytest
 
 from litellm_claude_code.runtime import sessions
 from litellm_claude_code.runtime.process import Process
-from litellm_claude_code.sdk_seam import Initialise
 
 from .fakes import FakeClient, FakeTransport
-
-
-def initialize(request_id: str) -> str:
-    return json.dumps({"type": "control_request", "request_id": request_id, "request": {"subtype": "initialize"}})
-
-
-def test_the_first_initialize_carries_the_extra_fields_and_nothing_else_changes() -> None:
-    inner = FakeTransport()
-    transport = Initialise(inner, {"systemPrompt": ["Be kind."]})
-    user = json.dumps({"type": "user", "message": {"role": "user", "content": "initialize"}})
-    for data in (user, initialize("1"), initialize("2")):
-        asyncio.run(transport.write(data))
-    first, once, twice = inner.written
-    assert first == user  # a frame that merely mentions it passes as it is
-    assert json.loads(once)["request"] == {"subtype": "initialize", "systemPrompt": ["Be kind."]}
-    assert once.endswith("\n")
-    assert twice == initialize("2")  # only the first initialize: the CLI ignores a later one's prompt
-
-
-def test_the_wrapper_passes_the_rest_of_the_transport_through() -> None:
-    inner = FakeTransport()
-    transport = Initialise(inner, {})
-    assert transport.is_ready()
-    asyncio.run(transport.close())
-    assert inner.closed
-    assert not transport.is_ready()
 
 
 def held(tmp_path: Path, client: FakeClient | None = None, transport: FakeTransport | None = None) -> Process:
