@@ -9,12 +9,9 @@ import claude_agent_sdk as sdk
 import pytest
 
 from litellm_claude_code.runtime import live
-from litellm_claude_code.runtime.keys import combination, turn_digests
 from litellm_claude_code.runtime.live import Live
 from litellm_claude_code.runtime.process import Process, Spec
 from litellm_claude_code.settings import DeploymentSettings
-
-from .fakes import ask, request
 
 TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
 
@@ -182,24 +179,3 @@ def test_forget_drops_a_process_under_every_conversation_it_is_kept_under(tmp_pa
     kept.keep(two, spec(), settings)
     kept.forget(one)
     assert kept.processes() == [two]
-
-
-def test_the_combination_is_the_setup_and_the_offered_tools() -> None:
-    chat = request(ask("one"))
-    assert combination(chat) == combination(request(ask("other")))
-    assert combination(chat) != combination(request(ask("one"), reasoning_effort="low"))
-    assert combination(chat) != combination(request(ask("one"), tools=[TOOL]))
-    assert combination(request(ask("one"), tools=[TOOL])) != combination(
-        request(ask("one"), tools=[TOOL], tool_choice="required")
-    )
-
-
-def test_a_turn_digest_is_the_same_however_the_client_repeats_it() -> None:
-    calls = [{"type": "tool_use", "id": "t1", "name": "f", "input": {"a": 1, "b": 2}}]
-    assert turn_digests([{"role": "assistant", "content": [{"type": "text", "text": ""}, *calls]}]) == turn_digests(
-        [{"role": "assistant", "content": [{**calls[0], "input": {"b": 2, "a": 1}}]}]
-    )
-    marked = {"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}
-    assert turn_digests([{"role": "user", "content": "hi"}]) == turn_digests([{"role": "user", "content": [marked]}])
-    assert turn_digests([{"role": "user", "content": "hi"}]) != turn_digests([{"role": "assistant", "content": "hi"}])
-    assert turn_digests([{"role": "user", "content": "hi"}]) != turn_digests([{"role": "user", "content": "hi!"}])
