@@ -20,10 +20,13 @@ SPEC = Spec("k", "/cfg", None, 300.0, lambda cwd: sdk.ClaudeAgentOptions(cwd=cwd
 
 
 class Starts:
-    """A spawn that records how many starts run at once; each waits for ``release`` when given."""
+    """A spawn that records how many starts run at once; the first ``held`` (all by default) wait for
+    ``release`` when given."""
 
-    def __init__(self, tmp_path: Path, release: asyncio.Event | None = None, fail: bool = False) -> None:
-        self.tmp_path, self.release, self.fail = tmp_path, release, fail
+    def __init__(
+        self, tmp_path: Path, release: asyncio.Event | None = None, fail: bool = False, held: int | None = None
+    ) -> None:
+        self.tmp_path, self.release, self.fail, self.held = tmp_path, release, fail, held
         self.running = self.most = self.count = 0
 
     async def __call__(self, spec: Spec) -> Process:
@@ -31,8 +34,8 @@ class Starts:
         self.running += 1
         self.most = max(self.most, self.running)
         try:
-            await asyncio.sleep(0)
-            if self.release is not None:
+            await asyncio.sleep(0)  # a start is never instant: others may run meanwhile
+            if self.release is not None and (self.held is None or self.count <= self.held):
                 await self.release.wait()
             if self.fail:
                 raise OSError("no such CLI")
@@ -49,6 +52,15 @@ def make(spawn: Starts, busy: Callable[[], Awaitable[float]] = idle_cpu) -> tupl
     stats: Counter[str] = Counter()
     ready: list[None] = []
     return Spares(spawn, lambda: 7.0, busy, stats, lambda: ready.append(None)), stats, ready
+
+
+async def _until(condition: Callable[[], bool], turns: int = 10_000) -> None:
+    """Let the loop run until ``condition`` holds (a bounded number of turns: a failure, not a hang)."""
+    for _ in range(turns):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the condition never held")
 
 
 def test_replenish_keeps_pool_size_starting_or_ready_and_no_more(tmp_path: Path) -> None:
@@ -70,17 +82,21 @@ def test_replenish_keeps_pool_size_starting_or_ready_and_no_more(tmp_path: Path)
 
 
 def test_background_starts_run_one_at_a_time_and_prewarm_does_not_wait_for_them(tmp_path: Path) -> None:
-    async def scenario() -> tuple[int, int]:
-        starts = Starts(tmp_path)
+    async def scenario() -> None:
+        release = asyncio.Event()
+        starts = Starts(tmp_path, release, held=1)  # the first background start hangs until released
         spares, _, _ = make(starts)
         spares.replenish(SPEC, 3)
+        await _until(lambda: starts.running == 1)
+        await spares.prewarm(SPEC, 2)  # returns with the background starts still under way
+        assert spares.counts() == {"spare": 2, "starting": 3}
+        assert (starts.count, starts.most) == (3, 3)  # the held background start and the two prewarmed
+        release.set()
         await spares.settled()
-        background = starts.most
-        starts.most = 0
-        await spares.prewarm(SPEC, 3)
-        return background, starts.most
+        assert starts.count == 5
+        assert starts.most == 3  # the other two background starts ran one at a time, after the first
 
-    assert asyncio.run(scenario()) == (1, 3)
+    asyncio.run(scenario())
 
 
 def test_a_background_start_is_deferred_while_the_cpu_is_busy_within_a_bound(
@@ -100,15 +116,6 @@ def test_a_background_start_is_deferred_while_the_cpu_is_busy_within_a_bound(
     assert count == 1  # started all the same once the bound passed
     assert deferred >= 1
     assert waited >= 0.05
-
-
-async def _until(condition: Callable[[], bool], turns: int = 10_000) -> None:
-    """Let the loop run until ``condition`` holds (a bounded number of turns: a failure, not a hang)."""
-    for _ in range(turns):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("the condition never held")
 
 
 def test_a_claimed_start_belongs_to_its_claimer_and_an_unclaimed_one_becomes_a_spare(tmp_path: Path) -> None:
