@@ -62,7 +62,7 @@ class RoutingCollector(Collector):
             refusals.add_metric([model], count)
         use = GaugeMetricFamily(
             "claude_code_window_share_used",
-            "A key's estimated use of the 5-hour window of a model's account pool (0-1; README 'Many accounts')",
+            "A key's estimated use of the 5-hour window of a model's account pool (0-1; docs/accounts.md)",
             labels=["key", "model"],
         )
         for key, model, used in self._window_use():

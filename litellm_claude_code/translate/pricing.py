@@ -8,7 +8,7 @@ would be free against a key's budget. So, once the answer names its model, the
 provider sets that model as the call's ``base_model`` on LiteLLM's logging
 object, unless the deployment chose its own pricing (``model_info.base_model``
 or per-token prices). A subscription is not billed per token: these figures are
-a list-price equivalent (README, "Spend on a subscription").
+a list-price equivalent (docs/keys-and-spend.md, "Spend on a subscription").
 
 Web searches (issue 23) are priced by ``price_searches``: LiteLLM prices a
 response's built-in tools under the request's provider (``claude-code``),
