@@ -116,10 +116,8 @@ class ClaudeCodeProvider(CustomLLM):
             for chunk in health.probe(request, BUNDLED_CLI):
                 yield chunk
             return
-        settings = request.settings
-        limits = Limits(settings.max_concurrent, settings.max_queue, settings.queue_timeout)
         async with (
-            self._limiter.gate(request.deployment, limits).slot(),
+            self._limiter.gate(request.deployment, Limits.of(request.settings)).slot(),
             self._runtime() as runtime,
             runtime.turn(request) as turn,
             aclosing(answer(request, turn, self.quotas, self.tokens)) as chunks,

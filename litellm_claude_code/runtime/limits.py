@@ -13,6 +13,8 @@ import contextlib
 from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass
 
+from ..settings import DeploymentSettings
+
 
 class Busy(Exception):
     """No session slot within the queue's bounds."""
@@ -27,6 +29,11 @@ class Limits:
     max_concurrent: int
     max_queue: int
     queue_timeout: float
+
+    @classmethod
+    def of(cls, settings: DeploymentSettings) -> Limits:
+        """A deployment's limits, from its settings."""
+        return cls(settings.max_concurrent, settings.max_queue, settings.queue_timeout)
 
 
 class Gate:
