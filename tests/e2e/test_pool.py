@@ -25,7 +25,7 @@ import yaml
 
 from tests.anthropic_mock import Account, MockAnthropic, Reply
 
-from ..test_quota import _metric
+from .test_quota import _metric
 from .harness import CONFIG, Proxy, claude_env, run_proxy
 
 pytestmark = pytest.mark.e2e
