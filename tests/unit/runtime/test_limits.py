@@ -29,6 +29,9 @@ def test_requests_past_the_cap_queue_then_proceed() -> None:
         second = asyncio.ensure_future(use("b", None))
         await asyncio.sleep(0)  # one turn of the loop, no time: b runs until it waits for the slot
         assert limiter.queued() == 1  # b waits in the queue while a holds the only slot
+        with pytest.raises(Busy, match="1 requests are queued"):  # the slot taken and the queue full
+            async with gate.slot():
+                pass
         assert order == ["start a"]
         release.set()
         await asyncio.gather(first, second)
