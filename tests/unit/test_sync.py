@@ -45,12 +45,15 @@ def test_closing_early_closes_the_source_at_its_yield() -> None:
 def test_closing_while_an_item_is_awaited_cancels_the_wait() -> None:
     cancelled = threading.Event()
     waiting = threading.Event()
+    pending: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []  # the item awaited, once awaited
 
     async def source() -> AsyncGenerator[int, None]:
         yield 0
         try:
+            item: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            pending.append((asyncio.get_running_loop(), item))
             waiting.set()
-            await asyncio.sleep(60)
+            await item  # an item that never comes: only the close (or this test giving up) ends the wait
         except asyncio.CancelledError:
             cancelled.set()
             raise
@@ -62,11 +65,23 @@ def test_closing_while_an_item_is_awaited_cancels_the_wait() -> None:
     got: list[tuple[str, object]] = []
     waiter = threading.Thread(target=lambda: got.append(pump.next()))
     waiter.start()
-    assert waiting.wait(5)
-    pump.close()  # as the sync generator's ``finally`` does when the caller gives up
-    waiter.join(5)
-    assert cancelled.is_set()
-    assert [kind for kind, _ in got] == ["error"]  # the waiting side is woken, not left hanging
+    # as the sync generator's ``finally`` does when the caller gives up; in a thread of its own so
+    # that a close that does not end the wait fails this test instead of hanging it
+    closer = threading.Thread(target=pump.close)
+    try:
+        assert waiting.wait(5)
+        closer.start()
+        closer.join(5)
+        assert not closer.is_alive(), "closing did not end the wait for the next item"
+        waiter.join(5)
+        assert cancelled.is_set()
+        assert [kind for kind, _ in got] == ["error"]  # the waiting side is woken, not left hanging
+    finally:
+        if closer.is_alive():  # a close that failed: the item comes after all, so the source ends
+            for loop, item in pending:
+                loop.call_soon_threadsafe(item.set_result, None)
+            closer.join(5)
+        waiter.join(5)
 
 
 def test_errors_reach_the_caller_as_raised() -> None:
