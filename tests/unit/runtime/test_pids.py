@@ -15,9 +15,10 @@ from litellm_claude_code.runtime.pids import running, stop
 
 def _child(cwd: Path, ignores: tuple[str, ...] = ()) -> subprocess.Popen[str]:
     """A child of this process working in ``cwd``, ignoring ``ignores``, ready once it has said so."""
-    code = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_DFL)\n"
+    code = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_DFL)\n"
     code += "".join(f"signal.signal(signal.{name}, signal.SIG_IGN)\n" for name in ignores)
-    code += "print('ready', flush=True)\ntime.sleep(60)\n"
+    # then it waits for signals (one it ignores does not end the wait), until stopped or killed
+    code += "print('ready', flush=True)\nwhile True:\n    signal.pause()\n"
     child = subprocess.Popen([sys.executable, "-c", code], cwd=cwd, stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
     assert child.stdout.readline() == "ready\n"
