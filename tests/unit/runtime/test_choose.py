@@ -24,6 +24,7 @@ def test_a_request_that_gives_up_waiting_for_a_starting_spare_leaves_it_a_spare(
         with pytest.raises(QueryTimeout):
             await serve(runtime, request(ask("two"), timeout=0.05))  # waits for it, then gives up
         assert runtime.stats["waited"] == 1
+        assert runtime.counts()["starting"] == 1  # given back: still starting, no longer the request's
         fakes.starts.set()
         await runtime.settled()
         assert runtime.counts()["spare"] == 1
