@@ -44,6 +44,35 @@ except ImportError:  # pragma: no cover - the script's own directory is on its p
     from prompt_cache import CacheUsage, PromptCache  # type: ignore[no-redef]
 
 
+class Gate:
+    """A point a reply waits at until the test opens it: a model that goes on when the test says so.
+
+    Opened from the test's thread; the mock's handlers wait on it in the mock's loop.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._opened = False
+        self._waiting: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    def open(self) -> None:
+        with self._lock:
+            self._opened = True
+            waiting, self._waiting = self._waiting, []
+        for loop, event in waiting:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(event.set)
+
+    async def passed(self) -> None:
+        """Return once the gate is open (at once if it is)."""
+        event = asyncio.Event()
+        with self._lock:
+            if self._opened:
+                return
+            self._waiting.append((asyncio.get_running_loop(), event))
+        await event.wait()
+
+
 @dataclass
 class Reply:
     """One scripted answer."""
@@ -65,7 +94,9 @@ class Reply:
     error_message: str = "mock error"
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False  # never answer
-    stall_after: int | None = None  # stop sending after this many content chunks
+    stall_after: int | None = None  # stop sending after this many content chunks (until ``gate`` opens)
+    # Without stall_after: the answer's first byte waits for the gate; with it, the rest of the answer.
+    gate: Gate | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:
@@ -354,6 +385,7 @@ class MockAnthropic:
         self.accounts: dict[str, Account] = {}  # by OAuth token: each answers with its own quota
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)  # notified as each request is recorded
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -394,6 +426,17 @@ class MockAnthropic:
             account = self.accounts.get(token)
             return account.answer(reply) if account is not None and reply.status == 200 else reply
 
+    def wait_for_requests(self, count: int, timeout: float = 30.0) -> list[Recorded]:
+        """The requests that reached the model once there are ``count`` of them (since the last reset).
+
+        The event a test waits on for "the turn is under way upstream"; raises TimeoutError naming
+        how many arrived when fewer than ``count`` did within ``timeout`` seconds.
+        """
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(self.requests) >= count, timeout):
+                raise TimeoutError(f"{len(self.requests)} of {count} requests reached the mock within {timeout:g}s")
+            return list(self.requests)
+
     def token_of(self, recorded: Recorded) -> str:
         """The OAuth token a request was made with."""
         return recorded.headers.get("authorization", "").removeprefix("Bearer ")
@@ -423,8 +466,9 @@ class MockAnthropic:
             body = {"_raw": raw.decode(errors="replace")}
         headers = {k.lower(): v for k, v in request.headers.items()}
         recorded = Recorded(request.path, request.query_string, headers, body)
-        with self._lock:
+        with self._arrived:
             into.append(recorded)
+            self._arrived.notify_all()
         return recorded
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
@@ -438,7 +482,10 @@ class MockAnthropic:
         recorded = await self._record(request, self.requests)
         reply = self._next_reply(recorded.body, recorded.headers)
         if reply.first_byte_delay:
+            # A slow model is the behaviour under test here, not a wait for something.
             await asyncio.sleep(reply.first_byte_delay)
+        if reply.gate is not None and reply.stall_after is None:
+            await reply.gate.passed()
         if reply.hang:
             await self._wait_forever()
         if reply.status != 200:
@@ -515,9 +562,10 @@ class MockAnthropic:
                 _sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": start})
             )
             for delta in deltas:
-                if reply.stall_after is not None and sent >= reply.stall_after:
-                    await self._wait_forever()
+                if reply.stall_after is not None and sent == reply.stall_after:
+                    await (reply.gate.passed() if reply.gate is not None else self._wait_forever())
                 if reply.delay and sent:
+                    # The pace of a model's stream, the behaviour under test; not a wait for something.
                     await asyncio.sleep(reply.delay)
                 await response.write(
                     _sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})

@@ -7,9 +7,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.waiting import TimedOut, wait_until
 
 # The tools the container tests use and the Debian packages that bring them.
 PACKAGES = {"dockerd": "docker.io", "docker": "docker.io", "mmdebstrap": "mmdebstrap"}
@@ -87,13 +88,16 @@ def ensure_engine(log: Path) -> Engine:
             start_new_session=True,
         )
     engine = Engine(process, log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         if process.poll() is not None:
             tail = log.read_text(errors="replace").strip().splitlines()[-5:]
             raise NoEngine(f"dockerd exited with {process.returncode}: " + " | ".join(tail))
-        if _ok(["docker", "info"], timeout=10):
-            return engine
-        time.sleep(0.5)
-    engine.stop()
-    raise NoEngine("dockerd did not answer within 60 s: " + log.read_text(errors="replace")[-500:])
+        return _ok(["docker", "info"], timeout=10)
+
+    try:
+        wait_until(answers, 60, "dockerd to answer", interval=0.5)
+    except TimedOut:
+        engine.stop()
+        raise NoEngine("dockerd did not answer within 60 s: " + log.read_text(errors="replace")[-500:]) from None
+    return engine

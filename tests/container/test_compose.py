@@ -11,6 +11,7 @@ internet, stock Prisma in the image does this at start-up).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -32,6 +33,7 @@ import yaml
 
 from tests.anthropic_mock import MockAnthropic
 from tests.e2e.harness import ROOT, free_port
+from tests.waiting import TimedOut, wait_until
 
 from .engine import Engine, NoEngine, compose_command, ensure_engine
 
@@ -106,16 +108,21 @@ class Stack:
     def wait_healthy(self, service: str, within: float = HEALTHY_WITHIN) -> float:
         """Seconds until ``service``'s container reports healthy by its own healthcheck."""
         start = time.monotonic()
-        status = "no container"
-        while time.monotonic() - start < within:
+        status = ["no container"]
+
+        def healthy() -> bool:
             container = self.container(service)
-            if container:
-                status = self.inspect(container, "{{.State.Status}} {{.State.Health.Status}}")
-                if status == "running healthy":
-                    return time.monotonic() - start
-                assert not status.startswith(("exited", "dead")), f"{service}: {status}\n{self.logs(service)}"
-            time.sleep(1)
-        pytest.fail(f"{service} not healthy within {within:.0f}s ({status}):\n{self.logs(service)}")
+            if not container:
+                return False
+            status[0] = self.inspect(container, "{{.State.Status}} {{.State.Health.Status}}")
+            assert not status[0].startswith(("exited", "dead")), f"{service}: {status[0]}\n{self.logs(service)}"
+            return status[0] == "running healthy"
+
+        try:
+            wait_until(healthy, within, f"{service} to be healthy", interval=1)
+        except TimedOut:
+            pytest.fail(f"{service} not healthy within {within:.0f}s ({status[0]}):\n{self.logs(service)}")
+        return time.monotonic() - start
 
     def exec(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return self.compose("exec", "-T", "proxy", *args, stdin=stdin, timeout=120)
@@ -165,16 +172,6 @@ def _user_env_file(checkout: Path, master_key: str, db_password: str, upstream: 
     for value in (master_key, db_password, upstream):
         assert value in text, f".env.example no longer has the line for {value!r}"
     (checkout / ".env").write_text(text)
-
-
-def _wait_tcp(url: str, within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.25)
 
 
 @pytest.fixture(scope="module")
@@ -326,15 +323,19 @@ def test_key_streamed_chat_refused_model_and_spend_in_postgres(stack: Stack, moc
     assert "sonnet" in str(refused.value)
 
     hashed = hashlib.sha256(stack.keys["sonnet"].encode()).hexdigest()
-    deadline, spend, logged = time.monotonic() + 90, 0.0, 0
-    while time.monotonic() < deadline and not (spend > 0 and logged > 0):
+    seen = [(0.0, 0)]  # the key's spend, its spend log rows with spend: written by the proxy in batches
+
+    def written() -> bool:
         with stack.db() as connection, connection.cursor() as cursor:
             cursor.execute('SELECT spend FROM "LiteLLM_VerificationToken" WHERE token = %s', (hashed,))
             row = cursor.fetchone()
-            spend = float(row[0]) if row else 0.0
             cursor.execute('SELECT count(*) FROM "LiteLLM_SpendLogs" WHERE api_key = %s AND spend > 0', (hashed,))
-            logged = int(cursor.fetchone()[0])
-        time.sleep(1)
+            seen[0] = (float(row[0]) if row else 0.0, int(cursor.fetchone()[0]))
+        return seen[0][0] > 0 and seen[0][1] > 0
+
+    with contextlib.suppress(TimedOut):
+        wait_until(written, 90, "the key's spend in PostgreSQL", interval=1)
+    spend, logged = seen[0]
     assert spend > 0, f"no spend in PostgreSQL for the key (spend log rows: {logged})"
     assert logged > 0, f"no spend log row in PostgreSQL for the key (key spend: {spend})"
 

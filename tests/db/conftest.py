@@ -15,7 +15,6 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from psycopg2 import sql
 from tests.anthropic_mock import MockAnthropic, Reply
 from tests.e2e.conftest import _fresh_mock, mock  # noqa: F401 - fixtures, used by name
 from tests.e2e.harness import CONFIG, ROOT, Proxy, claude_env, run_proxy
+from tests.waiting import wait_until
 
 OFFLINE_PRISMA = Path(os.environ.get("OFFLINE_PRISMA_DIR", ROOT.parent / "shared" / "offline-prisma"))
 PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
@@ -143,14 +143,7 @@ def spend_logs(url: str, master_key: str, key: str) -> list[dict[str, Any]]:
 
 def wait_for(check: Callable[[], Any], what: str, within: float = 20.0) -> Any:
     """Poll ``check`` until it returns something truthy; fail naming ``what`` after ``within`` s."""
-    deadline = time.monotonic() + within
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.25)
-    pytest.fail(f"timed out after {within:.0f}s waiting for {what} (last: {last!r})")
+    return wait_until(check, within, what, interval=0.25)
 
 
 @pytest.fixture(scope="module")

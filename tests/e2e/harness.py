@@ -8,15 +8,17 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.waiting import TimedOut, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config" / "litellm_config.yaml"
@@ -80,17 +82,24 @@ def post_chat(proxy: Proxy, model: str, messages: list[dict[str, Any]] | None = 
     )
 
 
-def _wait_ready(proxy: Proxy, deadline: float) -> None:
-    while time.monotonic() < deadline:
+def serving(url: str) -> bool:
+    """Whether a LiteLLM proxy answers its liveness probe at ``url``."""
+    try:
+        return httpx.get(f"{url}/health/liveliness", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _wait_ready(proxy: Proxy, within: float) -> None:
+    def ready() -> bool:
         if proxy.process.poll() is not None:
             raise RuntimeError(f"proxy did not start:\n{proxy.log_tail()}")
-        try:
-            if httpx.get(f"{proxy.url}/health/liveliness", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"proxy did not become ready:\n{proxy.log_tail()}")
+        return serving(proxy.url)
+
+    try:
+        wait_until(ready, within, "the proxy to serve", interval=0.25)
+    except TimedOut:
+        raise RuntimeError(f"proxy did not become ready:\n{proxy.log_tail()}") from None
 
 
 @contextmanager
@@ -122,7 +131,7 @@ def run_proxy(home: Path, env: dict[str, str], config: Path = CONFIG, master_key
         process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=sink, stderr=subprocess.STDOUT)
     proxy = Proxy(f"http://127.0.0.1:{port}", master_key, log, process, home)
     try:
-        _wait_ready(proxy, time.monotonic() + 90)
+        _wait_ready(proxy, 90)
         yield proxy
     finally:
         process.terminate()
@@ -182,24 +191,34 @@ def cli_processes(pid: int) -> list[int]:
     return result
 
 
-def settled_cli_processes(pid: int, quiet: float = 1.0, within: float = 10.0) -> set[int]:
-    """The CLI processes under ``pid`` once no session has started or ended for ``quiet`` seconds."""
-    deadline = time.monotonic() + within
-    current = set(cli_processes(pid))
-    stable_since = time.monotonic()
-    while time.monotonic() < deadline and time.monotonic() - stable_since < quiet:
-        time.sleep(0.1)
-        now = set(cli_processes(pid))
-        if now != current:
-            current, stable_since = now, time.monotonic()
-    return current
+def runtime_processes(proxy: Proxy) -> dict[str, int]:
+    """The proxy runtime's Claude Code processes by state (busy, idle, spare, starting), from its /metrics."""
+    response = httpx.get(f"{proxy.url}/metrics/", headers={"Authorization": f"Bearer {proxy.master_key}"}, timeout=30)
+    response.raise_for_status()
+    return {
+        sample.labels["state"]: int(sample.value)
+        for family in text_string_to_metric_families(response.text)
+        if family.name == "claude_code_processes"
+        for sample in family.samples
+    }
+
+
+def settled_cli_processes(proxy: Proxy, within: float = 30.0) -> set[int]:
+    """The CLI processes under the proxy once its runtime has settled: no start under way, and every
+    CLI process one the runtime holds (none still being stopped, none of a request outside it)."""
+
+    def settled() -> tuple[set[int]] | None:
+        counts = runtime_processes(proxy)
+        running = set(cli_processes(proxy.process.pid))
+        held = sum(counts.get(state, 0) for state in ("busy", "idle", "spare"))
+        return (running,) if counts.get("starting", 0) == 0 and len(running) == held else None
+
+    (running,) = wait_until(settled, within, "the proxy's Claude Code processes to settle")
+    return running
 
 
 def wait_until_gone(pid: int, targets: set[int], within: float) -> set[int]:
     """Poll until none of ``targets`` runs under ``pid``; those still running at the end."""
-    deadline = time.monotonic() + within
-    left = targets & set(cli_processes(pid))
-    while left and time.monotonic() < deadline:
-        time.sleep(0.05)
-        left = targets & set(cli_processes(pid))
-    return left
+    with suppress(TimedOut):
+        wait_until(lambda: not targets & set(cli_processes(pid)), within, f"{sorted(targets)} to end")
+    return targets & set(cli_processes(pid))

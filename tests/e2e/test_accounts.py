@@ -28,6 +28,7 @@ import yaml
 
 from tests.anthropic_mock import MockAnthropic, Reply
 
+from ..waiting import wait_until
 from .harness import CONFIG, DECOY_API_KEY, Proxy, claude_env, free_port, post_chat, run_proxy
 
 pytestmark = pytest.mark.e2e
@@ -129,12 +130,16 @@ def test_rate_limited_account_is_cooled_down(accounts_proxy: Proxy, accounts: di
     limited.default = Reply(chunks=["account a"])  # the limit has reset: A is back in rotation
     # The cooldown is the Retry-After the provider reported: Claude Code's retry delay, which is
     # upstream's retry-after plus Claude Code's own jitter (measured: about 10% more).
-    time.sleep(max(0.0, reset + 1 - time.time()))
-    answers = []
-    while time.time() < reset + 1 + COOLDOWN and "account a" not in answers:
-        answers.append(_answer(accounts_proxy))
-        time.sleep(0.2)
-    assert "account a" in answers, answers
+    # Asked until A answers again: not before its reset, and within a cooldown's length after it.
+    answers: list[tuple[float, str]] = []
+
+    def a_is_back() -> bool:
+        asked = time.time()
+        answers.append((asked, _answer(accounts_proxy)))
+        return answers[-1][1] == "account a"
+
+    wait_until(a_is_back, reset + 1 + COOLDOWN - time.time(), "account A back after its reset", interval=0.5)
+    assert answers[-1][0] >= reset, (reset, answers)
 
 
 def test_a_throttled_account_hands_over_within_a_second(

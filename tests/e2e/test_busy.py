@@ -11,7 +11,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.anthropic_mock import MockAnthropic, Reply
+from tests.anthropic_mock import Gate, MockAnthropic, Reply
 
 from .harness import CONFIG, Proxy, claude_env, run_proxy
 
@@ -33,29 +33,54 @@ def capped_proxy(mock: MockAnthropic, tmp_path_factory: pytest.TempPathFactory) 
         yield running
 
 
-async def _fire(proxy: Proxy, count: int) -> list[httpx.Response]:
+async def _post(client: httpx.AsyncClient, proxy: Proxy) -> httpx.Response:
     headers = {"Authorization": f"Bearer {proxy.master_key}"}
     body = {"model": "opus", "messages": [{"role": "user", "content": "hi"}]}
+    return await client.post(f"{proxy.url}/v1/chat/completions", headers=headers, json=body)
+
+
+async def _past_the_cap(proxy: Proxy, mock: MockAnthropic, gate: Gate) -> tuple[httpx.Response, list[httpx.Response]]:
+    """One request holding the deployment's only session upstream, and three more meanwhile."""
     async with httpx.AsyncClient(timeout=60) as client:
-        calls = [client.post(f"{proxy.url}/v1/chat/completions", headers=headers, json=body) for _ in range(count)]
-        return list(await asyncio.gather(*calls))
+        first = asyncio.ensure_future(_post(client, proxy))
+        try:
+            await asyncio.to_thread(mock.wait_for_requests, 1)  # its turn is under way: the session is taken
+            # one waits in the queue (for its 1 s bound), the queue is full for the other two
+            others = list(await asyncio.gather(*(_post(client, proxy) for _ in range(3))))
+        finally:
+            gate.open()
+        return await first, others
 
 
 def test_past_the_queue_is_429_with_retry_after(capped_proxy: Proxy, mock: MockAnthropic) -> None:
-    mock.default = Reply(chunks=["slow"], first_byte_delay=1.5)
+    gate = Gate()
+    mock.default = Reply(chunks=["slow"], gate=gate)  # the model answers once the test has seen the 429s
     try:
-        responses = asyncio.run(_fire(capped_proxy, 4))
+        first, limited = asyncio.run(_past_the_cap(capped_proxy, mock, gate))
     finally:
+        gate.open()
         mock.default = Reply()
-    statuses = sorted(r.status_code for r in responses)
-    assert set(statuses) <= {200, 429}, [r.text for r in responses]
-    assert statuses.count(200) >= 1
-    limited = [r for r in responses if r.status_code == 429]
-    assert limited, statuses
+    assert first.status_code == 200, first.text
+    assert [r.status_code for r in limited] == [429, 429, 429], [r.text for r in limited]
     assert all(int(r.headers["retry-after"]) >= 1 for r in limited)
-    assert all("busy" in r.text or "became free" in r.text or "cooldown" in r.text for r in limited)
-    # and the deployment serves again once the load is gone (after the router's cooldown)
+    # the queued one gave up at its bound; the queue was full for the other two
+    assert sorted(_reason(r) for r in limited) == ["queue full", "queue full", "waited 1s"], [r.text for r in limited]
+    # and the deployment serves again once the load is gone (after the router's cooldown): a
+    # client that waits what Retry-After says is served, within a bound
     deadline = time.monotonic() + 20
-    while (again := asyncio.run(_fire(capped_proxy, 1))[0]).status_code == 429 and time.monotonic() < deadline:
-        time.sleep(int(again.headers.get("retry-after", "1")))
+    while (again := asyncio.run(_fire_one(capped_proxy))).status_code == 429 and time.monotonic() < deadline:
+        time.sleep(int(again.headers.get("retry-after", "1")))  # the wait the proxy asked for
     assert again.status_code == 200, again.text
+
+
+def _reason(response: httpx.Response) -> str:
+    if "no Claude Code session of this deployment became free within 1s" in response.text:
+        return "waited 1s"
+    if "all 1 Claude Code sessions of this deployment are busy and 1 requests are queued" in response.text:
+        return "queue full"
+    return response.text
+
+
+async def _fire_one(proxy: Proxy) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=60) as client:
+        return await _post(client, proxy)

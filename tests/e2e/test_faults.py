@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import stat
 import time
 from collections.abc import Iterator
+from itertools import takewhile
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
-from tests.anthropic_mock import MockAnthropic, Reply
+from tests.anthropic_mock import Gate, MockAnthropic, Reply
+from tests.waiting import wait_until
 
 from .harness import CONFIG, FAKE_OAUTH_TOKEN, Proxy, claude_env, free_port, run_proxy
 
@@ -28,14 +32,13 @@ def _deployment(name: str, claude_code: dict[str, object]) -> dict[str, object]:
 
 
 def _dying_cli(home: Path) -> Path:
-    """A CLI wrapper that kills the real CLI once the answer has started streaming."""
+    """A CLI wrapper that writes down the pid of each CLI it starts, for the test to kill it."""
     import claude_agent_sdk
 
     real = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
     script = home / "dying-claude"
-    # The killer runs beside the CLI, which takes over this shell's pid (exec).
-    killer = "(sleep 2.5; kill -9 $$) >/dev/null 2>&1 </dev/null &"
-    script.write_text(f'#!/bin/sh\n{killer}\nexec "{real}" "$@"\n')
+    # The CLI takes over this shell's pid (exec).
+    script.write_text(f'#!/bin/sh\necho $$ >> "{home / "dying.pids"}"\nexec "{real}" "$@"\n')
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return script
 
@@ -78,15 +81,54 @@ def test_missing_binary_is_503(faulty_proxy: Proxy) -> None:
     assert "not found" in response.text
 
 
+def _running_dying_clis(home: Path) -> list[int]:
+    """The CLIs the dying wrapper started that still run (not exited, nor exited and unreaped)."""
+    pids = [int(line) for line in (home / "dying.pids").read_text().split()]
+    return [pid for pid in pids if _state(pid) not in (None, "Z")]
+
+
+def _state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
 def test_cli_killed_mid_stream_ends_the_stream_with_an_error(faulty_proxy: Proxy, mock: MockAnthropic) -> None:
-    mock.script(Reply(chunks=[f"part{i} " for i in range(40)], delay=0.15))
+    # The answer's first chunk, then the model holds the rest until the test opens the gate: the
+    # CLI dies with its turn under way, whatever the machine's pace.
+    gate = Gate()
+    mock.script(Reply(chunks=[f"part{i} " for i in range(40)], stall_after=1, gate=gate))
     headers = {"Authorization": f"Bearer {faulty_proxy.master_key}"}
     body = {"model": "dying", "messages": [{"role": "user", "content": "hi"}], "stream": True}
-    with httpx.stream("POST", f"{faulty_proxy.url}/v1/chat/completions", headers=headers, json=body, timeout=60) as r:
-        text = "".join(r.iter_text())
-    assert "part0" in text
-    assert "error" in text.lower()
-    assert _post(faulty_proxy, "sonnet").status_code == 200
+    try:
+        with httpx.stream(
+            "POST", f"{faulty_proxy.url}/v1/chat/completions", headers=headers, json=body, timeout=60
+        ) as response:
+            lines = response.iter_lines()
+            before = list(takewhile(lambda line: "part0" not in line, lines))  # up to the first content
+            [cli] = _running_dying_clis(faulty_proxy.home)  # the turn's CLI, mid-answer
+            workdir = Path(os.readlink(f"/proc/{cli}/cwd"))
+            os.kill(cli, signal.SIGKILL)
+            after = list(lines)
+    finally:
+        gate.open()
+    assert response.status_code == 200  # the stream had begun: the error comes in it
+    assert not any("error" in line for line in before)
+    events = [json.loads(line.removeprefix("data: ")) for line in after if line.startswith("data: {")]
+    errors = [event["error"] for event in events if "error" in event]
+    assert len(errors) == 1, after
+    [error] = errors
+    # A 502 naming what failed: Claude Code's process, killed (SIGKILL: exit code -9).
+    assert error["code"] == "502", error
+    assert "Claude Code failed" in error["message"], error
+    assert "exit code -9" in error["message"], error
+    assert "part1" not in "".join(after)  # nothing after the kill is passed off as the answer
+    # and nothing is left of the killed CLI: reaped, its working directory removed, no other left running
+    wait_until(lambda: _state(cli) is None, 5, f"the killed CLI {cli} to be reaped")
+    wait_until(lambda: not workdir.exists(), 5, f"{workdir} to be removed")
+    assert _running_dying_clis(faulty_proxy.home) == []
+    assert _post(faulty_proxy, "sonnet").status_code == 200  # and the proxy goes on serving
 
 
 def test_secrets_stay_out_of_logs_and_errors(faulty_proxy: Proxy, mock: MockAnthropic) -> None:

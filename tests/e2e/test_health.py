@@ -19,7 +19,7 @@ def _get(proxy: Proxy, path: str) -> httpx.Response:
 
 
 def test_health_probes_every_model_without_starting_claude(proxy: Proxy, mock: MockAnthropic) -> None:
-    before = settled_cli_processes(proxy.process.pid)
+    before = settled_cli_processes(proxy)
     response = _get(proxy, "/health")
     assert response.status_code == 200, response.text
     body = response.json()
@@ -32,7 +32,7 @@ def test_health_probes_every_model_without_starting_claude(proxy: Proxy, mock: M
 
 @pytest.mark.parametrize("path", ["/health/liveliness", "/health/readiness"])
 def test_liveness_and_readiness_start_nothing(proxy: Proxy, mock: MockAnthropic, path: str) -> None:
-    before = settled_cli_processes(proxy.process.pid)
+    before = settled_cli_processes(proxy)
     response = _get(proxy, path)
     assert response.status_code == 200, response.text
     assert set(cli_processes(proxy.process.pid)) <= before

@@ -38,7 +38,7 @@ def test_client_disconnect_stops_the_cli(proxy: Proxy, mock: MockAnthropic) -> N
     mock.default = Reply(chunks=[f"part{i} " for i in range(40)], delay=0.25)
     headers = {"Authorization": f"Bearer {proxy.master_key}"}
     body = {"model": "opus", "messages": _messages(), "stream": True}
-    idle = settled_cli_processes(proxy.process.pid)
+    idle = settled_cli_processes(proxy)
     with httpx.stream("POST", f"{proxy.url}/v1/chat/completions", headers=headers, json=body, timeout=30) as response:
         for line in response.iter_lines():
             if "part0" in line:
@@ -55,6 +55,6 @@ def test_client_disconnect_stops_the_cli(proxy: Proxy, mock: MockAnthropic) -> N
 
 def test_deadline_stops_the_cli(proxy: Proxy, mock: MockAnthropic) -> None:
     mock.default = Reply(hang=True)
-    idle = settled_cli_processes(proxy.process.pid)
+    idle = settled_cli_processes(proxy)
     assert _post(proxy, timeout=2).status_code == 408
     assert wait_until_gone(proxy.process.pid, set(cli_processes(proxy.process.pid)) - idle, within=5) == set()

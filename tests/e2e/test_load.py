@@ -59,14 +59,14 @@ def test_disconnect_storm_leaves_nothing_behind(proxy: Proxy, mock: MockAnthropi
     pid = proxy.process.pid
     mock.default = Reply(chunks=[f"w{i} " for i in range(8)], delay=0.05)
     try:
-        idle_before = settled_cli_processes(pid)
+        idle_before = settled_cli_processes(proxy)
         fds_before = _open_fds(pid)
         statuses = asyncio.run(_storm(proxy))
     finally:
         mock.default = Reply()
     assert set(statuses) <= {200, 429, 499}, statuses
     assert statuses.count(200) + statuses.count(499) >= REQUESTS // 2
-    idle_after = settled_cli_processes(pid, quiet=2.0, within=30)
+    idle_after = settled_cli_processes(proxy, within=30)
     # what is new is at most the processes the runtime keeps for the deployment (idle ones up to
     # the recent peak of busy ones, capped at max_concurrent 8, plus pool_size 2 spares), nothing per request
     assert len(idle_after - idle_before) <= 8 + 2, (idle_before, idle_after)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -12,21 +11,18 @@ import pytest
 
 from tests.anthropic_mock import MockAnthropic
 
-from .harness import ROOT, claude_env, free_port
+from ..waiting import wait_until
+from .harness import ROOT, claude_env, free_port, serving
 
 pytestmark = pytest.mark.e2e
 
 
 def _wait(url: str, process: subprocess.Popen[bytes], within: float) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+    def up() -> bool:
         assert process.poll() is None, "scripts/run-proxy exited"
-        try:
-            if httpx.get(f"{url}/health/liveliness", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.25)
-    raise AssertionError("scripts/run-proxy did not serve in time")
+        return serving(url)
+
+    wait_until(up, within, "scripts/run-proxy to serve", interval=0.25)
 
 
 def test_run_proxy_generates_a_key_and_serves(mock: MockAnthropic, tmp_path: Path) -> None:

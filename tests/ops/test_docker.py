@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -15,7 +14,8 @@ import pytest
 import yaml
 
 from tests.anthropic_mock import MockAnthropic
-from tests.e2e.harness import ROOT, claude_env, cli_processes, free_port
+from tests.e2e.harness import ROOT, claude_env, cli_processes, free_port, serving
+from tests.waiting import wait_until
 
 HADOLINT = Path(sys.executable).parent / "hadolint"
 ENTRYPOINT = ROOT / "scripts" / "docker-entrypoint.sh"
@@ -106,15 +106,13 @@ def test_entrypoint_starts_the_proxy_and_health_starts_no_claude(mock: MockAnthr
     log = (tmp_path / "entrypoint.log").open("wb")
     process = _entrypoint(env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        assert process.poll() is None, (tmp_path / "entrypoint.log").read_text()
+        return serving(url)
+
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (tmp_path / "entrypoint.log").read_text()
-            try:
-                if httpx.get(f"{url}/health/liveliness", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.25)
+        wait_until(up, 90, "the entrypoint's proxy to serve", interval=0.25)
         assert httpx.get(f"{url}/health/readiness", timeout=10).status_code == 200
         assert cli_processes(process.pid) == []  # health checks start no Claude process
         assert mock.requests == []
