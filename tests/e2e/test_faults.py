@@ -123,7 +123,6 @@ def test_cli_killed_mid_stream_ends_the_stream_with_an_error(faulty_proxy: Proxy
     assert error["code"] == "502", error
     assert "Claude Code failed" in error["message"], error
     assert "exit code -9" in error["message"], error
-    assert "part1" not in "".join(after)  # nothing after the kill is passed off as the answer
     # and nothing is left of the killed CLI: reaped, its working directory removed, no other left running
     wait_until(lambda: _state(cli) is None, 5, f"the killed CLI {cli} to be reaped")
     wait_until(lambda: not workdir.exists(), 5, f"{workdir} to be removed")
