@@ -20,11 +20,11 @@ from litellm.types.utils import Delta, ModelResponseStream, StreamingChoices, Us
 
 from litellm_claude_code.proxy.affinity import Affinity
 from litellm_claude_code.proxy.hooks import ProxyHooks, router_deployments
-from litellm_claude_code.proxy.quota import Quotas
+from litellm_claude_code.quota import Quotas
 from litellm_claude_code.translate.prompt import TOOL_ERRORS_METADATA_KEY
 
+from ..test_quota import info
 from .test_pool import NOW
-from .test_quota import info
 from .test_routing import FIRST, deployment, hooks_with, rate_limit, route
 
 KEY = SimpleNamespace(token="key-hash", metadata={}, team_metadata={})  # a key without a window share
