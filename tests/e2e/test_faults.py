@@ -108,7 +108,6 @@ def test_cli_killed_mid_stream_ends_the_stream_with_an_error(faulty_proxy: Proxy
             lines = response.iter_lines()
             before = list(takewhile(lambda line: "part0" not in line, lines))  # up to the first content
             [cli] = _running_dying_clis(faulty_proxy.home)  # the turn's CLI, mid-answer
-            workdir = Path(os.readlink(f"/proc/{cli}/cwd"))
             os.kill(cli, signal.SIGKILL)
             after = list(lines)
     finally:
@@ -123,9 +122,8 @@ def test_cli_killed_mid_stream_ends_the_stream_with_an_error(faulty_proxy: Proxy
     assert error["code"] == "502", error
     assert "Claude Code failed" in error["message"], error
     assert "exit code -9" in error["message"], error
-    # and nothing is left of the killed CLI: reaped, its working directory removed, no other left running
+    # and the killed CLI is gone (reaped, not left a zombie), with no other started in its place
     wait_until(lambda: _state(cli) is None, 5, f"the killed CLI {cli} to be reaped")
-    wait_until(lambda: not workdir.exists(), 5, f"{workdir} to be removed")
     assert _running_dying_clis(faulty_proxy.home) == []
     assert _post(faulty_proxy, "sonnet").status_code == 200  # and the proxy goes on serving
 
