@@ -25,8 +25,8 @@ import yaml
 
 from tests.anthropic_mock import Account, MockAnthropic, Reply
 
-from .test_quota import _metric
 from .harness import CONFIG, Proxy, claude_env, run_proxy
+from .test_quota import _metric
 
 pytestmark = pytest.mark.e2e
 
