@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import sys
@@ -335,3 +336,8 @@ def _refuse_malformed(data: dict[str, Any]) -> None:
         check_shapes(messages)
     except PromptError as error:
         raise HTTPException(status_code=400, detail={"error": f"invalid request: {error}"}) from None
+    response_format = data.get("response_format")
+    if response_format is not None and not isinstance(response_format, dict):
+        # LiteLLM's own conversion raises a TypeError on it, which leaves as a 500.
+        problem = f"response_format must be an object with a type, got {json.dumps(response_format)[:60]}"
+        raise HTTPException(status_code=400, detail={"error": f"invalid request: {problem}"})

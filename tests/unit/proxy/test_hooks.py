@@ -62,6 +62,23 @@ def test_malformed_chat_messages_are_a_400_naming_the_problem(messages: object, 
     assert named in refused.value.detail["error"]
 
 
+@pytest.mark.parametrize("response_format", [False, 1, "json_object", ["json_object"]])
+def test_a_response_format_that_is_not_an_object_is_a_400_naming_it(response_format: object) -> None:
+    """Found by test_fuzz: LiteLLM's own conversion raised a TypeError on ``false``, a 500."""
+    data = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}], "response_format": response_format}
+    with pytest.raises(HTTPException) as refused:
+        pre_call(ProxyHooks(), data)
+    assert refused.value.status_code == 400
+    assert isinstance(refused.value.detail, dict)
+    assert refused.value.detail["error"].startswith("invalid request: response_format must be an object")
+
+
+def test_a_response_format_object_or_none_is_left_to_the_provider() -> None:
+    for response_format in (None, {"type": "json_object"}):
+        data = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}], "response_format": response_format}
+        assert pre_call(ProxyHooks(), data)["response_format"] == response_format
+
+
 def test_a_request_without_chat_messages_is_not_judged_by_their_shape() -> None:
     """Embeddings, /v1/responses and the like carry no ``messages``: the hook lets them through."""
     data = pre_call(ProxyHooks(), {"model": "sonnet", "input": "hi"}, "aresponses")
