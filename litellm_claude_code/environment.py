@@ -31,6 +31,26 @@ SERVER_DEFAULTS: dict[str, str] = {
     "CLAUDE_CODE_MAX_MCP_DESCRIPTION_LENGTH": "1000000",
 }
 
+# The client owns its conversation: Claude Code never shortens it on its own, and
+# the API, not Claude Code, decides what is too long. Not overridable by the
+# proxy's environment (a summary the client never sent would reach the model).
+# In the pinned CLI:
+# - DISABLE_COMPACT turns off every compaction: automatic (near the window the
+#   CLI believes the model has), reactive (retrying after the API's "prompt is
+#   too long" with a summary), idle (before the prompt cache expires) and
+#   /compact. DISABLE_AUTO_COMPACT and the autoCompactEnabled setting cover only
+#   the first and the idle one.
+# - With compaction off the CLI refuses a turn itself ("Prompt is too long", no
+#   request sent) once the context its last answer reported passes its blocking
+#   limit: the window it believes the model has, less up to 20,000 output
+#   tokens and 3,000 more. CLAUDE_CODE_MAX_CONTEXT_TOKENS, honoured only with
+#   DISABLE_COMPACT, replaces that believed window (for every model, known or
+#   not), so the limit sits above any real window and the API answers instead.
+NO_COMPACTION: dict[str, str] = {
+    "DISABLE_COMPACT": "1",
+    "CLAUDE_CODE_MAX_CONTEXT_TOKENS": "1000000000",
+}
+
 # Credentials the CLI would prefer over an OAuth login when present: an API key
 # in the proxy's environment must not silently turn a subscription deployment
 # into a pay-per-token one (the CLI uses ANTHROPIC_API_KEY when both are set).
@@ -53,6 +73,7 @@ def _auth_env(settings: DeploymentSettings, parent: Mapping[str, str]) -> dict[s
 def cli_environment(settings: DeploymentSettings, parent: Mapping[str, str]) -> dict[str, str]:
     """Variables to set (or blank) for one deployment's Claude Code process."""
     env = {key: parent.get(key, value) for key, value in SERVER_DEFAULTS.items()}
+    env.update(NO_COMPACTION)
     env["CLAUDE_CODE_MAX_RETRIES"] = str(settings.max_retries)
     env.update(_auth_env(settings, parent))
     if settings.config_dir:

@@ -21,6 +21,15 @@ With the prompt cache on (``enable_prompt_cache()``, ``POST /_mock/prompt_cache`
 or ``--prompt-cache``), each answer's ``usage`` says what Anthropic's prompt
 cache would have read and written for that request (``tests.prompt_cache``),
 per account, and the recorded request keeps that usage.
+
+Long conversations (``set_context(scale, window)``, ``POST /_mock/context``):
+each answer's ``usage`` says the conversation holds ``Context.tokens`` of the
+request (its system prompt, tools and messages at four characters a token,
+times ``scale``, so a test reaches a million tokens without sending megabytes),
+and past ``window`` the mock answers as the API does a conversation too long
+for the model: 400 ``invalid_request_error`` "prompt is too long: N tokens > M
+maximum". Requests carrying Claude Code's summary prompt (its compaction) are
+recognised by ``Recorded.asks_for_summary``.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import threading
 import time
 import uuid
@@ -182,6 +192,36 @@ class Account:
         return replace(reply, headers={**reply.headers, **after})
 
 
+# What every one of Claude Code's compaction prompts starts with (its full, partial and
+# "recent portion" summaries, in the pinned CLI): a request carrying it is Claude Code
+# summarising a conversation on its own.
+SUMMARY_PROMPT = "Your task is to create a detailed summary of "
+
+
+@dataclass
+class Context:
+    """How long the mock says a conversation is, and the window of its model.
+
+    ``tokens`` of a request: its system prompt, tools and messages as JSON at four
+    characters a token, times ``scale``. Past ``window`` (when given) the request is
+    answered as the API answers a prompt too long for the model.
+    """
+
+    scale: float = 1.0
+    window: int | None = None
+
+    def tokens(self, body: dict[str, Any]) -> int:
+        parts = [body.get("system"), body.get("tools"), body.get("messages")]
+        return math.ceil(len(json.dumps(parts, ensure_ascii=False)) / 4 * self.scale)
+
+    def too_long(self, tokens: int) -> Reply | None:
+        """The API's answer to a prompt of ``tokens`` past the window, if it is."""
+        if self.window is None or tokens <= self.window:
+            return None
+        message = f"prompt is too long: {tokens} tokens > {self.window} maximum"
+        return Reply(status=400, error_type="invalid_request_error", error_message=message)
+
+
 @dataclass
 class Recorded:
     path: str
@@ -189,6 +229,11 @@ class Recorded:
     headers: dict[str, str]
     body: dict[str, Any]
     usage: dict[str, Any] | None = None  # what the prompt cache made of it, when it is on
+    tokens: int | None = None  # the conversation's length as the mock's ``Context`` counts it, when set
+
+    def asks_for_summary(self) -> bool:
+        """Whether this is Claude Code asking the model to summarise the conversation (compaction)."""
+        return SUMMARY_PROMPT in json.dumps(self.body.get("messages"), ensure_ascii=False)
 
     def turns(self) -> list[dict[str, Any]]:
         """The conversation's user and assistant turns (Claude Code's own system notes aside)."""
@@ -332,6 +377,18 @@ def _usage(reply: Reply, output_tokens: int, cached: CacheUsage | None = None) -
     }
 
 
+def _long(reply: Reply, cached: CacheUsage | None, tokens: int, scale: float) -> tuple[Reply, CacheUsage | None]:
+    """``reply`` and the prompt cache's usage as a conversation of ``tokens`` reports them."""
+    if cached is None:
+        return replace(reply, input_tokens=tokens, cache_read_input_tokens=0, cache_creation_input_tokens=0), None
+    return reply, CacheUsage(
+        input_tokens=math.ceil(cached.input_tokens * scale),
+        cache_read_input_tokens=math.ceil(cached.cache_read_input_tokens * scale),
+        cache_creation_5m=math.ceil(cached.cache_creation_5m * scale),
+        cache_creation_1h=math.ceil(cached.cache_creation_1h * scale),
+    )
+
+
 def _content(reply: Reply) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if reply.thinking is not None:
@@ -391,6 +448,7 @@ class MockAnthropic:
         self._thread: threading.Thread | None = None
         self._stopping: asyncio.Event | None = None
         self.prompt_cache: PromptCache | None = None
+        self.context: Context | None = None
         # Chooses the reply by the request body, before the script (None: the script's turn).
         self.responder: Callable[[dict[str, Any]], Reply | None] | None = None
 
@@ -409,6 +467,7 @@ class MockAnthropic:
             self.search = Search()
             self.default = Reply()
             self.prompt_cache = None
+            self.context = None
             self.responder = None
             self.accounts = {}
 
@@ -417,6 +476,12 @@ class MockAnthropic:
         with self._lock:
             self.prompt_cache = PromptCache(minimum_tokens=minimum_tokens)
             return self.prompt_cache
+
+    def set_context(self, scale: float = 1.0, window: int | None = None) -> Context:
+        """Report usage that grows with the conversation, and refuse past ``window`` (until the next reset)."""
+        with self._lock:
+            self.context = Context(scale=scale, window=window)
+            return self.context
 
     def _next_reply(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> Reply:
         chosen = self.responder(body) if self.responder is not None else None
@@ -455,6 +520,7 @@ class MockAnthropic:
         app.router.add_get("/_mock/requests", self._control_requests)
         app.router.add_post("/_mock/reset", self._control_reset)
         app.router.add_post("/_mock/prompt_cache", self._control_prompt_cache)
+        app.router.add_post("/_mock/context", self._control_context)
         app.router.add_route("*", "/{tail:.*}", self._other)
         return app
 
@@ -480,6 +546,12 @@ class MockAnthropic:
         if tool is not None:
             return await self._web_search(request, tool)
         recorded = await self._record(request, self.requests)
+        context = self.context
+        if context is not None:
+            recorded.tokens = context.tokens(recorded.body)
+            too_long = context.too_long(recorded.tokens)
+            if too_long is not None:
+                return self._error(too_long)
         reply = self._next_reply(recorded.body, recorded.headers)
         if reply.first_byte_delay:
             # A slow model is the behaviour under test here, not a wait for something.
@@ -492,6 +564,8 @@ class MockAnthropic:
             return self._error(reply)
         model = str(recorded.body.get("model", "claude-mock"))
         cached = self._cache_usage(recorded)
+        if recorded.tokens is not None and context is not None:
+            reply, cached = _long(reply, cached, recorded.tokens, context.scale)
         if recorded.body.get("stream"):
             return await self._stream(request, reply, model, cached)
         return web.json_response(_message(reply, model, cached), headers=reply.headers)
@@ -610,6 +684,15 @@ class MockAnthropic:
         else:
             self.prompt_cache = None
         return web.json_response({"prompt_cache": self.prompt_cache is not None})
+
+    async def _control_context(self, request: web.Request) -> web.Response:
+        payload = await request.json()
+        if payload.get("enabled", True):
+            window = payload.get("window")
+            self.set_context(float(payload.get("scale", 1.0)), None if window is None else int(window))
+        else:
+            self.context = None
+        return web.json_response({"context": self.context is not None})
 
     async def _control_reset(self, request: web.Request) -> web.Response:
         self.reset()

@@ -20,8 +20,13 @@ def mock() -> Iterator[MockAnthropic]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_mock(mock: MockAnthropic) -> None:
+def _fresh_mock(mock: MockAnthropic) -> Iterator[None]:
     mock.reset()
+    yield
+    # Claude Code never compacts a client's conversation (issue 27): its summary prompt
+    # reaching the model, in any test, is a summary the client never sent.
+    summaries = [r for r in mock.requests if r.asks_for_summary()]
+    assert summaries == [], f"{len(summaries)} requests carried Claude Code's summary prompt"
 
 
 class SharedProxy:

@@ -45,3 +45,10 @@ def test_server_defaults_can_be_overridden_by_the_operator() -> None:
 def test_config_dir_resolution() -> None:
     assert config_dir({"CLAUDE_CONFIG_DIR": "/a"}, {"CLAUDE_CONFIG_DIR": "/b"}) == "/a"
     assert config_dir({}, {"CLAUDE_CONFIG_DIR": "/b"}) == "/b"
+
+
+def test_compaction_is_off_whatever_the_operator_sets() -> None:
+    parent = {"DISABLE_COMPACT": "0", "CLAUDE_CODE_MAX_CONTEXT_TOKENS": "200000"}
+    env = cli_environment(DeploymentSettings(), parent)
+    assert env["DISABLE_COMPACT"] == "1"
+    assert int(env["CLAUDE_CODE_MAX_CONTEXT_TOKENS"]) >= 100_000_000
