@@ -15,7 +15,7 @@ import claude_agent_sdk as sdk
 from ..request import ChatRequest
 from ..sdk_seam import ControlError
 from .frames import history_frames
-from .keys import asked_turns, combination, turn_digests
+from .keys import combination
 from .live import Live
 from .options import history_turns
 from .prepare import Preparation
@@ -43,9 +43,12 @@ class Chooser:
         self._live, self._spares, self._preparation = live, spares, preparation
         self._processes, self._stats = processes, stats
 
-    async def take(self, request: ChatRequest, spec: Spec, own: bool) -> tuple[Process, list[dict[str, Any]]]:
+    async def take(
+        self, request: ChatRequest, spec: Spec, own: bool, asked: list[str]
+    ) -> tuple[Process, list[dict[str, Any]]]:
         """A process ready for the request's new turn, and the earlier turns it still needs (frames).
 
+        ``asked``: the digests of the request's turns (``keys.turn_digests``).
         ``own``: a process started for this request alone, never taken from
         another (and never kept after it: the runtime closes it). All options at
         start and the history resumed from a transcript, except tool results,
@@ -56,7 +59,7 @@ class Chooser:
             self._stats["one_shot"] += 1
             return await self._preparation.cold(request, spec, turns or None), []
         if turns and not own:
-            continued = await self._continue(request)
+            continued = await self._continue(request, asked)
             if continued is not None:
                 held, keep = continued
                 return held, history_frames(turns[keep:])
@@ -102,11 +105,10 @@ class Chooser:
             self._preparation.replay = None
             raise
 
-    async def _continue(self, request: ChatRequest) -> tuple[Process, int] | None:
+    async def _continue(self, request: ChatRequest, asked: list[str]) -> tuple[Process, int] | None:
         """The live process holding the longest beginning of the conversation, cut back to it if needed,
         and how many earlier turns it holds: the rest are fed to it."""
         conversation = request.conversation
-        asked = turn_digests(asked_turns(request))
         found = self._live.take_longest(combination(request), asked, len(conversation.history))
         if found is None:
             return None

@@ -17,6 +17,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from ..request import ChatRequest
+from ..translate.prompt import json_bytes
 
 
 def spare_key(request: ChatRequest) -> Hashable:
@@ -56,9 +57,10 @@ def asked_turns(request: ChatRequest) -> list[dict[str, Any]]:
     return [*conversation.history, {"role": "user", "content": conversation.prompt}]
 
 
-def held_turns(request: ChatRequest, reply: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The conversation a session holds after answering this request with the assistant turn ``reply``."""
-    return [*asked_turns(request), {"role": "assistant", "content": reply}]
+def held_digests(asked: list[str], reply: list[dict[str, Any]]) -> list[str]:
+    """The digests of the conversation a process holds after answering the asked turns (``asked``, their
+    digests) with the assistant turn ``reply``: the asked turns are digested once per request."""
+    return [*asked, _digest({"role": "assistant", "content": reply})]
 
 
 def turn_digests(turns: list[dict[str, Any]]) -> list[str]:
@@ -76,5 +78,4 @@ def _digest(turn: dict[str, Any]) -> str:
             if block.get("type") == "text" and not block.get("text"):
                 continue  # LiteLLM writes an empty assistant content as nothing, or as an empty text block
         canonical.append(block)
-    payload = json.dumps([turn.get("role"), canonical], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return hashlib.sha256(json_bytes([turn.get("role"), canonical], sort_keys=True)).hexdigest()

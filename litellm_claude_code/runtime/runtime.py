@@ -56,7 +56,7 @@ from ..request import ChatRequest
 from ..sdk_seam import Seam
 from .choose import Chooser
 from .frames import user_message
-from .keys import combination, held_turns, poolable, turn_digests
+from .keys import asked_turns, combination, held_digests, poolable, turn_digests
 from .live import Live
 from .prepare import Preparation
 from .process import Process, Processes, Spec
@@ -81,8 +81,15 @@ class Lease:
     (the translator's ``Outcome.held``). Without it the process is closed.
     """
 
-    def __init__(self, request: ChatRequest, deadline: Deadline, process: Process, history: list[dict[str, Any]]):
-        self.request, self.process = request, process
+    def __init__(
+        self,
+        request: ChatRequest,
+        deadline: Deadline,
+        process: Process,
+        history: list[dict[str, Any]],
+        asked: list[str],
+    ):
+        self.request, self.process, self.asked = request, process, asked
         self._deadline, self._history = deadline, history
         self.ending = Ending()
         self.reply: Held = None
@@ -147,8 +154,10 @@ class Runtime:
             self._live.begin(spec.key)
         lease: Lease | None = None
         try:
-            process, history = await _within(deadline, self._chooser.take(request, spec, own))
-            lease = Lease(request, deadline, process, history)
+            # Digested once: the history can hold hundreds of turns (a long agent session).
+            asked = [] if own else turn_digests(asked_turns(request))
+            process, history = await _within(deadline, self._chooser.take(request, spec, own, asked))
+            lease = Lease(request, deadline, process, history, asked)
             yield lease
         finally:
             if not own:
@@ -165,14 +174,14 @@ class Runtime:
             return
         if self._keeps_spares:
             self._spares.replenish(spec, request.settings.pool_size)
-        held = held_turns(request, reply) if reply is not None else []
+        held = held_digests(lease.asked, reply) if reply is not None else []
         process.marks.append(None)  # the assistant turn
         clean = reply is not None and lease.ending.settled and not process.closed and len(process.marks) == len(held)
         if not clean or self._live.retired(process):
             await self._processes.close(process)
             return
         process.forget_transcript()
-        process.combination, process.turns = combination(request), turn_digests(held)
+        process.combination, process.turns = combination(request), held
         self._live.keep(process, spec, request.settings)
         self._start_reaper()
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from litellm_claude_code.runtime.keys import combination, held_turns, poolable, spare_key, turn_digests
+from litellm_claude_code.runtime.keys import (
+    asked_turns,
+    combination,
+    held_digests,
+    poolable,
+    spare_key,
+    turn_digests,
+)
 
 from .fakes import ask, request
 
@@ -23,11 +30,10 @@ def test_json_output_and_web_search_never_share_a_process() -> None:
 
 def test_what_a_process_holds_after_a_reply_is_the_history_the_question_and_the_reply() -> None:
     reply = [{"type": "text", "text": "two"}]
-    held = held_turns(
-        request([*ask("one"), {"role": "assistant", "content": "1"}, {"role": "user", "content": "2"}]), reply
-    )
-    assert [turn["role"] for turn in held] == ["user", "assistant", "user", "assistant"]
-    assert held[-1] == {"role": "assistant", "content": reply}
+    asked = asked_turns(request([*ask("one"), {"role": "assistant", "content": "1"}, {"role": "user", "content": "2"}]))
+    assert [turn["role"] for turn in asked] == ["user", "assistant", "user"]
+    held = held_digests(turn_digests(asked), reply)
+    assert held == turn_digests([*asked, {"role": "assistant", "content": reply}])
 
 
 def test_the_combination_is_the_setup_and_the_offered_tools() -> None:

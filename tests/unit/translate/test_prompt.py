@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from litellm_claude_code.translate.prompt import Conversation, PromptError, convert
+from litellm_claude_code.translate.prompt import Conversation, PromptError, convert, json_bytes
 
 PNG = "iVBORw0KGgo="
 
@@ -156,3 +156,18 @@ def test_conversion_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     convert([{"role": "system", "content": "terse"}, {"role": "user", "content": "hi"}])
     captured = capsys.readouterr()
     assert (captured.out, captured.err) == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("value", "sort_keys", "expected"),
+    [
+        ({"b": 1, "a": ["é", None, 1.5]}, False, '{"b":1,"a":["é",null,1.5]}'),
+        ({"b": 1, "a": {"d": 1, "c": 2}}, True, '{"a":{"c":2,"d":1},"b":1}'),
+        # What orjson refuses and JSON allows takes the standard encoder, never an error.
+        ({"n": 2**70}, False, '{"n":1180591620717411303424}'),
+        ({1: "x", "a": True}, False, '{"1":"x","a":true}'),
+        ({"when": object}, False, '{"when":"<class \'object\'>"}'),
+    ],
+)
+def test_json_bytes_is_compact_utf8_json_of_anything(value: object, sort_keys: bool, expected: str) -> None:
+    assert json_bytes(value, sort_keys=sort_keys) == expected.encode()
