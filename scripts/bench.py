@@ -438,9 +438,16 @@ def main() -> None:
 def only_rounds(args: argparse.Namespace) -> None:
     """The long conversations alone (``--only-rounds``): uncached input and first token per round."""
     home = Path(tempfile.mkdtemp(prefix="bench-"))
-    with MockAnthropic() as mock, run_proxy(home, claude_env(home, mock.url)) as proxy:
-        stream_chat(httpx.Client(timeout=120), proxy, [{"role": "user", "content": "warm-up"}])
-        report = rounds_report(proxy, mock, home, args.rounds, args.result_bytes)
+    # The replica shares the home, as replicas of one deployment share its configuration: its processes
+    # run in the same working directory, which Claude Code writes into every cached prompt (issue 19).
+    with (
+        MockAnthropic() as mock,
+        run_proxy(home, claude_env(home, mock.url)) as proxy,
+        run_proxy(home, claude_env(home, mock.url)) as replica,
+    ):
+        for each in (proxy, replica):
+            stream_chat(httpx.Client(timeout=120), each, [{"role": "user", "content": "warm-up"}])
+        report = rounds_report(proxy, mock, home, args.rounds, args.result_bytes, moved=replica)
     print_rounds(report)
     met = round_targets(report)
     for name, (value, goal, ok) in met.items():

@@ -30,7 +30,10 @@ from litellm_claude_code.runtime.options import QueryPlan, build_options
 from litellm_claude_code.settings import DeploymentSettings
 from litellm_claude_code.translate.tools import ToolSpec, tool_spec
 from tests.anthropic_mock import MockAnthropic, Recorded, Reply
-from tests.e2e.harness import Proxy, claude_env
+from tests.e2e.harness import Proxy, claude_env, cli_processes
+
+# Long sessions (issue 27): compared over the last rounds and rounds 2-11, their peak memory every RSS_EVERY rounds.
+LONG_ROUNDS, WINDOW, RSS_EVERY = 30, 10, 50
 
 TOOL_NAME = "lookup"
 SCHEMA = {"type": "object", "properties": {"key": {"type": "string"}}, "required": ["key"]}
@@ -42,6 +45,18 @@ REFERENCE_TOKEN = "sk-ant-oat01-bench-reference"
 def uncached(request: Recorded) -> int:
     usage = request.usage or {}
     return int(usage.get("input_tokens", 0)) + int(usage.get("cache_creation_input_tokens", 0))
+
+
+def largest_cli_rss_mib(proxy: Proxy) -> float:
+    """RSS of the proxy's largest Claude Code process (a long session's own, past its first rounds), MiB."""
+    sizes = []
+    for pid in cli_processes(proxy.process.pid):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        sizes += [int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")]
+    return max(sizes, default=0.0)
 
 
 def _call(round_: int) -> dict[str, Any]:
@@ -133,10 +148,15 @@ class Client:
         return "/v1/messages", {**body, "tools": tools, "stream": True}, "text_delta"
 
 
-def proxy_loop(proxy: Proxy, mock: MockAnthropic, mode: str, rounds: int, size: int) -> list[dict[str, float]]:
-    """Per round of an agent loop through the proxy: first-token seconds and uncached input tokens."""
+def proxy_loop(
+    proxy: Proxy, mock: MockAnthropic, mode: str, rounds: int, size: int, moved: Proxy | None = None
+) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """Per round of an agent loop through the proxy: first-token seconds, uncached input tokens and, every
+    ``RSS_EVERY`` rounds, the largest Claude Code process's RSS; then, given ``moved`` (another replica
+    on the same mock), the turn after the loop sent there: its first token, upstream requests and input."""
     calls = _script_loop(mock, rounds)
-    out = []
+    out: list[dict[str, float]] = []
+    move: dict[str, float] = {}
     with httpx.Client(timeout=120) as http:
         client = Client(proxy, http, mode, f"bench loop {uuid.uuid4()}")
         for round_ in range(rounds):
@@ -146,7 +166,23 @@ def proxy_loop(proxy: Proxy, mock: MockAnthropic, mode: str, rounds: int, size: 
             else:
                 first = client.answer(calls[round_ - 1], _result(round_, size))
             out.append({"first_token_s": first, "uncached": float(sum(uncached(r) for r in mock.requests[seen:]))})
-    return out
+            if (round_ + 1) % RSS_EVERY == 0 or round_ + 1 == rounds:
+                out[-1]["largest_cli_rss_mib"] = largest_cli_rss_mib(proxy)
+        if moved is not None:
+            client.reply("Done.")
+            client.proxy = moved
+            mock.script(Reply(chunks=["Moved."]))
+            seen = len(mock.requests)
+            first = client.ask("One more question, on another replica.")
+            requests = mock.requests[seen:]
+            usage = requests[-1].usage or {} if requests else {}
+            move = {
+                "first_token_s": first,
+                "upstream_requests": float(len(requests)),
+                "uncached": float(sum(uncached(r) for r in requests)),
+                "cache_read": float(usage.get("cache_read_input_tokens", 0)),
+            }
+    return out, move
 
 
 def proxy_chat(proxy: Proxy, mock: MockAnthropic, turns: int) -> list[dict[str, float]]:
@@ -163,8 +199,11 @@ def proxy_chat(proxy: Proxy, mock: MockAnthropic, turns: int) -> list[dict[str, 
     return out
 
 
-async def kept_process(mock: MockAnthropic, home: Path, rounds: int, size: int, loop: bool) -> list[float]:
-    """The same conversation on one Claude Code process held throughout: uncached input per round."""
+async def kept_process(
+    mock: MockAnthropic, home: Path, rounds: int, size: int, loop: bool
+) -> tuple[list[float], list[float]]:
+    """The same conversation on one Claude Code process held throughout: uncached input per round, and
+    the seconds from sending each round to its first text (what Claude Code itself costs per round)."""
     env = {**claude_env(home, mock.url), **cli_environment(DeploymentSettings(), {})}
     env["CLAUDE_CODE_OAUTH_TOKEN"] = REFERENCE_TOKEN
     spec: ToolSpec = tool_spec({"tools": [{"type": "function", "function": {"name": TOOL_NAME, "parameters": SCHEMA}}]})
@@ -173,7 +212,7 @@ async def kept_process(mock: MockAnthropic, home: Path, rounds: int, size: int, 
     )
     client = sdk.ClaudeSDKClient(build_options(plan, DeploymentSettings()))
     await client.connect()
-    out = []
+    out, firsts = [], []
     try:
         calls = _script_loop(mock, rounds) if loop else []
         for round_ in range(rounds):
@@ -193,27 +232,41 @@ async def kept_process(mock: MockAnthropic, home: Path, rounds: int, size: int, 
                 mock.script(Reply(chunks=[f"Answer {round_}."]))
                 content = [{"type": "text", "text": f"Question {round_}: " + "tell me more " * 20}]
             seen = len(mock.requests)
+            started, first = time.monotonic(), float("nan")
             await client.query(_one(user_message(content)))
-            async for _ in client.receive_response():
-                pass
+            async for message in client.receive_response():
+                if first != first and _is_text(message):  # NaN until the first text
+                    first = time.monotonic() - started
             out.append(float(sum(uncached(r) for r in mock.requests[seen:])))
+            firsts.append(first)
     finally:
         await client.disconnect()
-    return out
+    return out, firsts
+
+
+def _is_text(message: Any) -> bool:
+    if isinstance(message, sdk.StreamEvent):
+        return bool(message.event.get("delta", {}).get("type") == "text_delta")
+    return isinstance(message, sdk.AssistantMessage)
 
 
 async def _one(frame: dict[str, Any]) -> Any:
     yield frame
 
 
-def rounds_report(proxy: Proxy, mock: MockAnthropic, home: Path, rounds: int, size: int) -> dict[str, Any]:
-    """Every API mode's agent loop and a chat through the proxy, next to one kept process."""
+def rounds_report(
+    proxy: Proxy, mock: MockAnthropic, home: Path, rounds: int, size: int, moved: Proxy | None = None
+) -> dict[str, Any]:
+    """Every API mode's agent loop and a chat through the proxy, next to one kept process; given
+    ``moved`` (another replica), each loop's conversation continued there once."""
     mock.enable_prompt_cache()
     report: dict[str, Any] = {"rounds": rounds, "result_bytes": size}
-    report["kept_loop"] = asyncio.run(kept_process(mock, home, rounds, size, loop=True))
-    report["kept_chat"] = asyncio.run(kept_process(mock, home, rounds, size, loop=False))
+    report["kept_loop"], report["kept_loop_first"] = asyncio.run(kept_process(mock, home, rounds, size, loop=True))
+    report["kept_chat"], _ = asyncio.run(kept_process(mock, home, rounds, size, loop=False))
     for mode in MODES:
-        report[f"loop_{mode}"] = proxy_loop(proxy, mock, mode, rounds, size)
+        report[f"loop_{mode}"], move = proxy_loop(proxy, mock, mode, rounds, size, moved)
+        if move:
+            report[f"moved_{mode}"] = move
     report["chat"] = proxy_chat(proxy, mock, rounds)
     return report
 
@@ -246,8 +299,35 @@ def round_targets(report: dict[str, Any]) -> dict[str, tuple[float, str, bool]]:
         )
         growth = _late_over_early(rows)
         out[f"{mode} loop: late rounds' first token / early rounds'"] = (growth, "<= 1.10", growth <= 1.10)
+        if len(rows) >= LONG_ROUNDS:
+            out.update(_long_targets(mode, rows, report.get("kept_loop_first", []), report.get(f"moved_{mode}")))
     worst = max(abs(r - 1) for r in ratios(report["chat"], report["kept_chat"]))
     out["chat: uncached input per turn vs one kept process, worst deviation"] = (worst, "<= 0.05", worst <= 0.05)
+    return out
+
+
+def _long_targets(
+    mode: str, rows: list[dict[str, float]], kept: list[float], move: dict[str, float] | None
+) -> dict[str, tuple[float, str, bool]]:
+    """Issue 27's targets for a long session: the last rounds as fast as rounds 2-11 and as one kept Claude
+    Code process at the same rounds; the turn after a move to another replica within a second."""
+    n = len(rows)
+    firsts = [row["first_token_s"] for row in rows]
+    last = statistics.median(firsts[-WINDOW:])
+    out: dict[str, tuple[float, str, bool]] = {}
+    name = f"{mode} loop: first token, rounds {n - WINDOW + 1}-{n}"
+    growth = last / statistics.median(firsts[1 : WINDOW + 1])
+    out[f"{name} / rounds 2-{WINDOW + 1}"] = (growth, "<= 1.25", growth <= 1.25)
+    if len(kept) == n:
+        reference = last / statistics.median(kept[-WINDOW:])
+        out[f"{name} / one kept Claude Code process's"] = (reference, "<= 1.25", reference <= 1.25)
+    if move:
+        seconds = move["first_token_s"]
+        out[f"{mode} loop: first token of the turn after a move to another replica at {n} rounds, s"] = (
+            seconds,
+            "<= 1.0",
+            seconds <= 1.0,
+        )
     return out
 
 
@@ -271,3 +351,22 @@ def print_rounds(report: dict[str, Any]) -> None:
         row = report["chat"][i]
         cells += [f"{report['kept_chat'][i]:9.0f}", f"{row['uncached']:7.0f} ({row['first_token_s'] * 1000:5.0f})"]
         print(" ".join(cells))
+    firsts = report.get("kept_loop_first", [])
+    for mode in MODES:
+        rss = [
+            (i + 1, row["largest_cli_rss_mib"])
+            for i, row in enumerate(report[f"loop_{mode}"])
+            if "largest_cli_rss_mib" in row
+        ]
+        print(f"{mode} loop: largest Claude Code process RSS " + ", ".join(f"round {r}: {m:.0f} MiB" for r, m in rss))
+        move = report.get(f"moved_{mode}")
+        if move:
+            print(
+                f"{mode} loop, the turn after a move to another replica: "
+                f"first token {move['first_token_s'] * 1000:.0f} ms, "
+                f"{move['upstream_requests']:.0f} upstream request(s), uncached input {move['uncached']:.0f}, "
+                f"cache read {move['cache_read']:.0f}"
+            )
+    if firsts:
+        print("kept process first token ms, rounds 2-11: " + " ".join(f"{f * 1000:.0f}" for f in firsts[1:11]))
+        print("kept process first token ms, last 10 rounds: " + " ".join(f"{f * 1000:.0f}" for f in firsts[-10:]))
