@@ -98,3 +98,31 @@ def test_round_targets_compare_each_round_with_one_kept_process_and_the_late_rou
     assert targets["chat loop: tool-result round first token p50 / continued chat turn p50"][2]
     assert not targets["messages loop: late rounds' first token / early rounds'"][2]
     assert targets["chat: uncached input per turn vs one kept process, worst deviation"][2]
+
+
+def test_long_session_targets_compare_the_last_rounds_with_the_early_ones_a_kept_process_and_a_move() -> None:
+    n = bench_rounds.LONG_ROUNDS
+    flat = _rounds([800.0] * n, [0.2] + [0.04] * (n - 1))
+    grown = _rounds([800.0] * n, [0.2] + [0.04] * (n - 11) + [0.06] * 10)
+    kept_first = [0.04] * n
+    report = {
+        "kept_loop": [800.0] * n,
+        "kept_loop_first": kept_first,
+        "kept_chat": [100.0] * n,
+        "loop_chat": flat,
+        "loop_responses": grown,
+        "loop_messages": flat,
+        "moved_chat": {"first_token_s": 0.4, "upstream_requests": 1.0, "uncached": 90.0, "cache_read": 9000.0},
+        "moved_messages": {"first_token_s": 1.7, "upstream_requests": 1.0, "uncached": 90.0, "cache_read": 9000.0},
+        "chat": _rounds([100.0] * n, [0.04] * n),
+    }
+    targets = bench_rounds.round_targets(report)
+    last = f"rounds {n - 9}-{n}"
+    assert targets[f"chat loop: first token, {last} / rounds 2-11"] == (1.0, "<= 1.25", True)
+    assert targets[f"chat loop: first token, {last} / one kept Claude Code process's"][2]
+    growth, _, met = targets[f"responses loop: first token, {last} / rounds 2-11"]
+    assert (round(growth, 3), met) == (1.5, False)
+    assert not targets[f"responses loop: first token, {last} / one kept Claude Code process's"][2]
+    assert targets[f"chat loop: first token of the turn after a move to another replica at {n} rounds, s"][2]
+    assert not targets[f"messages loop: first token of the turn after a move to another replica at {n} rounds, s"][2]
+    assert not any("move" in name for name in targets if name.startswith("responses"))
