@@ -113,6 +113,9 @@ def exception_class(failure: Failure) -> type[Exception]:
     return llm.BadRequestError if 400 <= status < 500 else llm.InternalServerError
 
 
+CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"
+
+
 def _headers(failure: Failure) -> dict[str, str]:
     if failure.retry_after is None:
         return {}
@@ -154,7 +157,12 @@ def to_exception(failure: Failure, model: str) -> Exception:
     headers = _headers(failure)
     if headers and cls is llm.RateLimitError:
         fields["headers"] = headers
-    return cls(**fields)
+    error = cls(**fields)
+    if isinstance(error, llm.ContextWindowExceededError):
+        # OpenAI's code for a conversation too long for the model: what clients act on (Codex
+        # compacts on it), carried by LiteLLM into a streamed /v1/responses response.failed.
+        error.code = CONTEXT_LENGTH_EXCEEDED
+    return error
 
 
 def status_of_sdk_exception(error: BaseException) -> int:

@@ -116,3 +116,12 @@ def test_the_third_party_extra_usage_400_says_what_happened() -> None:
     assert upstream in str(error)  # upstream's own words are kept
     other = errors.to_exception(Failure(status=400, message="messages: field required"), "sonnet")
     assert "third-party" not in str(other)
+
+
+def test_a_conversation_too_long_carries_openais_code() -> None:
+    error = errors.to_exception(Failure(status=400, context_exceeded=True, message="Prompt is too long"), "sonnet")
+    assert isinstance(error, litellm.ContextWindowExceededError)
+    assert error.code == "context_length_exceeded"
+    other = errors.to_exception(Failure(status=400, message="bad"), "sonnet")
+    assert isinstance(other, litellm.BadRequestError)
+    assert other.code != "context_length_exceeded"
