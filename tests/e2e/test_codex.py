@@ -25,15 +25,16 @@ on (SEARCH_CONFIG).
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.anthropic_mock import MockAnthropic, Recorded, Reply
+from tests.anthropic_mock import Gate, MockAnthropic, Recorded, Reply
 
-from .client_kit import CACHE, npm_install, offline_env, run
+from .client_kit import CACHE, RUN_TIMEOUT, npm_install, offline_env, run
 from .harness import Proxy
 
 pytestmark = pytest.mark.e2e
@@ -91,6 +92,18 @@ def codex() -> Path:
 
 def _exec(codex: Path, proxy: Proxy, tmp_path: Path, prompt: str, config: str = CONFIG) -> Run:
     """``codex exec <prompt>`` in ``tmp_path / "work"``: its output, or a failure with it and the proxy's log."""
+    command, env = _exec_command(codex, proxy, tmp_path, prompt, config)
+    last = tmp_path / "last-message.txt"
+    done = run("codex exec", command, tmp_path / "work", env, proxy)
+    assert "deprecated" not in done.stderr, done.stderr  # the config is current for this version
+    assert "is ignored" not in done.stderr, done.stderr
+    return Run(done.stdout, done.stderr, last.read_text() if last.exists() else "")
+
+
+def _exec_command(
+    codex: Path, proxy: Proxy, tmp_path: Path, prompt: str, config: str = CONFIG
+) -> tuple[list[str], dict[str, str]]:
+    """The ``codex exec`` command line and environment, its directories under ``tmp_path`` made."""
     home, codex_home, work = tmp_path / "home", tmp_path / "codex-home", tmp_path / "work"
     for directory in (home, codex_home, work):
         directory.mkdir(exist_ok=True)
@@ -109,10 +122,7 @@ def _exec(codex: Path, proxy: Proxy, tmp_path: Path, prompt: str, config: str = 
         str(last),
         prompt,
     ]
-    done = run("codex exec", command, work, env, proxy)
-    assert "deprecated" not in done.stderr, done.stderr  # the config is current for this version
-    assert "is ignored" not in done.stderr, done.stderr
-    return Run(done.stdout, done.stderr, last.read_text() if last.exists() else "")
+    return command, env
 
 
 def _texts(content: Any) -> list[str]:
@@ -258,3 +268,72 @@ def test_codex_sends_the_search_back_and_the_model_does_not_see_it_as_text(
     assert [t["role"] for t in turns] == ["user", "assistant", "user"]
     assert [b["type"] for b in turns[1]["content"]] == ["text", "tool_use"]
     assert turns[1]["content"][0]["text"] == "Noting it."
+
+
+# A shell round whose output (4,000 characters) makes the conversation grow past a window.
+BIG_OUTPUT = {
+    "id": "toolu_codex_big",
+    "name": "mcp__client__exec_command",
+    "input": {"cmd": "printf 'x%.0s' $(seq 4000)"},
+}
+
+
+def test_codex_given_a_too_long_answer_stops_the_turn(
+    codex: Path, proxy: Proxy, mock: MockAnthropic, tmp_path: Path
+) -> None:
+    """Issue 27: the API refuses round 2 as too long. Codex reads the ``response.failed`` event's
+    ``context_length_exceeded`` code as its context-window error: it ends the turn with its own
+    message for it (``codex exec`` compacts on its token count, before a request, not after this
+    error), and nothing is retried, summarised or sent to another model upstream."""
+    context = mock.set_context(scale=1)  # real sizes: below any threshold Codex compacts at
+    gate = Gate()
+    mock.script(Reply(chunks=[], tool_uses=[BIG_OUTPUT], stop_reason="tool_use", gate=gate))
+    command, env = _exec_command(codex, proxy, tmp_path, "Print many x.")
+    with subprocess.Popen(
+        command,
+        cwd=tmp_path / "work",
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as codex_run:
+        first = mock.wait_for_requests(1, RUN_TIMEOUT)[0]
+        assert first.tokens is not None
+        context.window = first.tokens + 300  # round 2 carries the 4,000-character output: past it
+        gate.open()
+        _, stderr = codex_run.communicate(timeout=RUN_TIMEOUT)
+    err = stderr.decode(errors="replace")
+    assert codex_run.returncode == 1, err[-3000:]
+    assert "Codex ran out of room in the model's context window" in err, err[-3000:]
+    assert len(mock.requests) == 2
+    refused = mock.requests[1]
+    assert [len(blocks) for blocks in refused.tool_results()] == [1]
+    assert refused.tokens is not None
+    assert refused.tokens > context.window
+    assert "x" * 4000 in json.dumps(refused.tool_results())
+
+
+def test_codex_compacting_its_conversation_is_served_as_an_edited_history(
+    codex: Path, proxy: Proxy, mock: MockAnthropic, tmp_path: Path
+) -> None:
+    """Issue 27: usage that says the context is full makes Codex compact its own conversation: it asks
+    the model for a summary (its request, on the client's side), then continues from a history holding
+    that summary in place of the old turns. Each of its requests is one upstream request holding exactly
+    what Codex sent: the continued one has the summary and none of the old shell round."""
+    mock.set_context(scale=1000)  # the first answer reports millions of tokens
+    summary = "Summary: the user asked for many x; they were printed."
+    mock.script(
+        Reply(chunks=[], tool_uses=[BIG_OUTPUT], stop_reason="tool_use"),
+        Reply(chunks=[summary]),
+        Reply(chunks=["Done: many x."]),
+    )
+    run_ = _exec(codex, proxy, tmp_path, "Print many x.")
+    assert "context compacted" in run_.stderr
+    assert run_.last_message.strip() == "Done: many x."
+    assert len(mock.requests) == 3
+    compaction, continued = mock.requests[1], mock.requests[2]
+    assert "x" * 4000 in json.dumps(compaction.body["messages"])  # Codex's summary request: the whole history
+    sent = json.dumps(continued.body["messages"])
+    assert summary in sent
+    assert "x" * 4000 not in sent
+    assert continued.tool_results() == []
