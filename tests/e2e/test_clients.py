@@ -277,6 +277,23 @@ def test_langchain_react_agent_two_tools_two_rounds(
     _check_loop(mock, LANGCHAIN_TOOLS)
 
 
+def test_langchain_gets_its_context_overflow_error(
+    langchain: Client, proxy: Proxy, mock: MockAnthropic, tmp_path: Path
+) -> None:
+    """Issue 27: a conversation too long for the model is LangChain's ``ContextOverflowError`` (it
+    reads ``ContextWindowExceededError`` in the message), which an application catches to shorten
+    its history; the shorter one is then answered. One upstream request each."""
+    mock.set_context(scale=1, window=5000)  # 40,000 characters pass it; a short chat does not
+    mock.script(Reply(chunks=["Going on."]))
+    result = _run(langchain, "langchain_driver.py", "too_long", proxy, tmp_path)
+    assert result["overflow"]["type"] == "OpenAIContextOverflowError"
+    assert "Prompt is too long" in result["overflow"]["message"]
+    assert result["content"] == "Going on."
+    assert len(mock.requests) == 2
+    assert "long words" in json.dumps(mock.requests[0].body["messages"])
+    assert "long words" not in json.dumps(mock.requests[1].body["messages"])
+
+
 # -- OpenAI Agents SDK ---------------------------------------------------------
 
 
@@ -295,3 +312,15 @@ def test_agents_sdk_runner_two_tools_two_rounds(
     _check_loop(mock, AGENTS_TOOLS)
     system = " ".join(_texts(mock.requests[0].body.get("system")))
     assert "Use the tools." in system  # the Agent's instructions became the system prompt
+
+
+def test_agents_sdk_run_too_long_raises_a_400(
+    agents_sdk: Client, proxy: Proxy, mock: MockAnthropic, tmp_path: Path
+) -> None:
+    """Issue 27: the Agents SDK does not compact on an error; ``Runner.run`` raises the 400 to the
+    application, after one upstream request."""
+    mock.set_context(scale=1, window=5000)
+    result = _run(agents_sdk, "agents_driver.py", "too_long", proxy, tmp_path)
+    assert (result["type"], result["status"]) == ("BadRequestError", 400)
+    assert "Prompt is too long" in result["message"]
+    assert len(mock.requests) == 1

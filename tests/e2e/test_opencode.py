@@ -60,9 +60,9 @@ from typing import Any
 
 import pytest
 
-from tests.anthropic_mock import MockAnthropic, Recorded, Reply
+from tests.anthropic_mock import Gate, MockAnthropic, Recorded, Reply
 
-from .client_kit import CACHE, Recorder, npm_install, offline_env, run
+from .client_kit import CACHE, RUN_TIMEOUT, Recorder, npm_install, offline_env, run
 from .harness import Proxy
 
 pytestmark = pytest.mark.e2e
@@ -155,6 +155,20 @@ def opencode() -> Path:
 
 def _run(opencode: Path, base: str, proxy: Proxy, tmp_path: Path, *args: str) -> Run:
     """``opencode run <args>`` in ``tmp_path / "work"`` against ``base``: its output, or a failure with it."""
+    env = _run_env(base, proxy, tmp_path)
+    done = run("opencode run", [str(opencode), "run", "--print-logs", *args], tmp_path / "work", env, proxy)
+    # OpenCode's own log (``--print-logs``): nothing went wrong on its side, the refused plugin install aside.
+    problems = [
+        line
+        for line in done.stderr.splitlines()
+        if ("level=ERROR" in line or "level=WARN" in line) and "background dependency install failed" not in line
+    ]
+    assert problems == [], done.stderr
+    return Run(done.stdout, done.stderr)
+
+
+def _run_env(base: str, proxy: Proxy, tmp_path: Path) -> dict[str, str]:
+    """The environment of ``opencode run`` against ``base``, its home and ``tmp_path / "work"`` made."""
     home, work = tmp_path / "home", tmp_path / "work"
     config = home / ".config" / "opencode"
     config.mkdir(parents=True, exist_ok=True)
@@ -171,15 +185,7 @@ def _run(opencode: Path, base: str, proxy: Proxy, tmp_path: Path, *args: str) ->
         OPENCODE_DISABLE_AUTOUPDATE="1",
         **{KEY_VAR: proxy.master_key},
     )
-    done = run("opencode run", [str(opencode), "run", "--print-logs", *args], work, env, proxy)
-    # OpenCode's own log (``--print-logs``): nothing went wrong on its side, the refused plugin install aside.
-    problems = [
-        line
-        for line in done.stderr.splitlines()
-        if ("level=ERROR" in line or "level=WARN" in line) and "background dependency install failed" not in line
-    ]
-    assert problems == [], done.stderr
-    return Run(done.stdout, done.stderr)
+    return env
 
 
 def _texts(content: Any) -> list[str]:
@@ -402,3 +408,46 @@ def test_opencode_run_sends_an_image(opencode: Path, proxy: Proxy, mock: MockAnt
         {"type": "base64", "media_type": "image/png", "data": base64.b64encode(image.read_bytes()).decode()}
     ]
     assert _quoted(prompt) in _texts(first["content"])
+
+
+def test_opencode_given_a_too_long_answer_compacts_and_continues(
+    opencode: Path, proxy: Proxy, mock: MockAnthropic, tmp_path: Path
+) -> None:
+    """Issue 27: the API refuses round 2 as too long. OpenCode reads the 400 as its
+    ``ContextOverflowError`` (from "Prompt is too long" in the message), has the model summarise
+    the conversation (its compaction agent, a request of its own) and continues from that summary:
+    each of its requests one upstream request, the continued one without the old shell output."""
+    context = mock.set_context(scale=1)  # real sizes: OpenCode's own usage check stays below its limit
+    gate = Gate()
+    big = {"command": "printf 'x%.0s' $(seq 4000)", "description": "print many x"}
+    summary, final = "Summary: the user asked for many x; they were printed.", "Done: many x."
+    mock.script(
+        Reply(chunks=[], tool_uses=[{"id": "toolu_oc_big", "name": "mcp__client__bash", "input": big}], gate=gate),
+        Reply(chunks=[summary]),
+        Reply(chunks=[final]),
+    )
+    env = _run_env(proxy.url, proxy, tmp_path)
+    command = [str(opencode), "run", "--title", "long", "--format", "json", "Print many x."]
+    with subprocess.Popen(
+        command, cwd=tmp_path / "work", env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True
+    ) as opencode_run:
+        first = mock.wait_for_requests(1, RUN_TIMEOUT)[0]
+        assert first.tokens is not None
+        context.window = first.tokens + 300  # round 2 carries the 4,000-character output: past it
+        gate.open()
+        stdout, _ = opencode_run.communicate(timeout=RUN_TIMEOUT)
+    events = Run(stdout, "").events()
+    assert opencode_run.returncode == 1  # the run reports the error it met, though it went on
+    [error] = [e["error"] for e in events if e["type"] == "error"]
+    assert error["name"] == "ContextOverflowError"
+    assert "Prompt is too long" in error["data"]["message"]
+    texts = [e["part"]["text"] for e in events if e["type"] == "text" and not e["part"].get("synthetic")]
+    assert texts == [summary, final]
+    assert len(mock.requests) == 4  # round 1, round 2 refused, OpenCode's summary request, the continued turn
+    refused, continued = mock.requests[1], mock.requests[3]
+    assert refused.tokens is not None
+    assert refused.tokens > context.window
+    assert "x" * 4000 in json.dumps(refused.tool_results())
+    sent = json.dumps(continued.body["messages"])
+    assert summary in sent
+    assert "x" * 4000 not in sent

@@ -1,8 +1,10 @@
 """LangChain (langchain-openai) against the proxy: ``python langchain_driver.py MODE``.
 
-MODE is invoke, stream, bind_tools, structured or agent (langgraph's
-create_react_agent with two tools). ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``
-point at the proxy; one JSON line goes to stdout.
+MODE is invoke, stream, bind_tools, structured, agent (langgraph's
+create_react_agent with two tools) or too_long (a conversation too long for the
+model, then the application's shorter one after LangChain's ContextOverflowError).
+``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` point at the proxy; one JSON line goes
+to stdout.
 """
 
 from __future__ import annotations
@@ -64,6 +66,19 @@ def main(mode: str) -> dict[str, Any]:
         state = agent.invoke({"messages": [("user", "Weather in Paris, then the time in CET?")]})
         messages = state["messages"]
         return {"final": messages[-1].content, "calls": CALLS, "kinds": [m.type for m in messages]}
+    if mode == "too_long":
+        from langchain_core.exceptions import ContextOverflowError
+
+        try:
+            llm.invoke(
+                [("user", "Old question. " + "long words " * 4000), ("assistant", "Old answer."), ("user", "Go on.")]
+            )
+        except ContextOverflowError as error:  # what an application catches to shorten its history
+            overflow = {"type": type(error).__name__, "message": str(error)}
+        else:
+            raise SystemExit("no ContextOverflowError")
+        message = llm.invoke([("user", "Summary: an old question was answered."), ("user", "Go on.")])
+        return {"overflow": overflow, "content": message.content}
     raise SystemExit(f"unknown mode {mode}")
 
 
