@@ -12,6 +12,7 @@ from litellm.types.utils import ModelResponseStream
 from .counters import Tokens
 from .quota import Quotas
 from .request import ChatRequest
+from .translate.search import Kept
 from .translate.stream import translator_for
 
 
@@ -22,13 +23,17 @@ class Turn(Protocol):
 
     def hold(self, reply: list[dict[str, Any]] | None) -> None: ...
 
+    def searches(self) -> Kept | None: ...
+
 
 async def answer(
     request: ChatRequest, turn: Turn, quotas: Quotas, tokens: Tokens | None = None
 ) -> AsyncGenerator[ModelResponseStream, None]:
     """The request's chunks from ``turn``; Claude Code's rate-limit reports go to ``quotas``,
     the answer's token counts to ``tokens``."""
-    translator = translator_for(request.model, request.controls, request.search_calls_key)
+    translator = translator_for(
+        request.model, request.controls, request.search_calls_key, request.search_blocks_key, turn.searches
+    )
     async with aclosing(turn.messages()) as messages:
         async for message in messages:
             if isinstance(message, sdk.RateLimitEvent):

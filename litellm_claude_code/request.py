@@ -38,6 +38,7 @@ class ChatRequest:
     config_dir: str
     deployment: str  # the router's deployment id: the unit of pooling and limits
     search_calls_key: str | None = None  # /v1/responses: where its web_search_call items go (search.PUBLISHED)
+    search_blocks_key: str | None = None  # /v1/messages: where its search blocks go (search.PUBLISHED_BLOCKS)
 
     @property
     def env(self) -> dict[str, str]:
@@ -70,9 +71,10 @@ def from_litellm(
         env = {**environ, **env}
     timeout = _timeout_seconds(kwargs.get("timeout"), settings.timeout)
     deployment = deployment_id(litellm_params, model)
-    calls = _search_calls_key(litellm_params)
+    calls = _metadata_key(litellm_params, search.WEB_SEARCH_CALLS_METADATA_KEY)
+    blocks = _metadata_key(litellm_params, search.WEB_SEARCH_BLOCKS_METADATA_KEY)
     directory = config_dir(env, parent)
-    return ChatRequest(model, settings, conversation, controls, timeout, env, directory, deployment, calls)
+    return ChatRequest(model, settings, conversation, controls, timeout, env, directory, deployment, calls, blocks)
 
 
 def _report_uncarried(asked: tuple[str, ...]) -> None:
@@ -88,10 +90,11 @@ def _conversation(messages: list[Any], litellm_params: Any) -> Conversation:
     return convert(messages, failed if isinstance(failed, list) else ())
 
 
-def _search_calls_key(litellm_params: Any) -> str | None:
-    # /v1/responses with web search: set by proxy_hooks, which places the web_search_call items
+def _metadata_key(litellm_params: Any, name: str) -> str | None:
+    # /v1/responses and /v1/messages with web search: set by proxy_hooks, which places the
+    # web_search_call items, or the API's search blocks
     metadata = litellm_params.get("metadata") if isinstance(litellm_params, dict) else None
-    key = metadata.get(search.WEB_SEARCH_CALLS_METADATA_KEY) if isinstance(metadata, dict) else None
+    key = metadata.get(name) if isinstance(metadata, dict) else None
     return key if isinstance(key, str) and key else None
 
 

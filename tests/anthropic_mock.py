@@ -41,6 +41,7 @@ import math
 import threading
 import time
 import uuid
+import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -230,6 +231,7 @@ class Recorded:
     body: dict[str, Any]
     usage: dict[str, Any] | None = None  # what the prompt cache made of it, when it is on
     tokens: int | None = None  # the conversation's length as the mock's ``Context`` counts it, when set
+    answered: list[dict[str, Any]] | None = None  # a search request's: the content of the answer it got
 
     def asks_for_summary(self) -> bool:
         """Whether this is Claude Code asking the model to summarise the conversation (compaction)."""
@@ -280,6 +282,8 @@ class Search:
     status: int = 200
     error_type: str = "invalid_request_error"
     error_message: str = "web search is not enabled for this organization"
+    gzip: bool = False  # the answer gzip-compressed, when the request accepts gzip
+    stopped: bool = True  # a streamed answer ends with message_stop (False: the stream just ends)
 
 
 def _search_tool(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -587,30 +591,45 @@ class MockAnthropic:
             failure = Reply(status=search.status, error_type=search.error_type, error_message=search.error_message)
             return self._error(failure)
         blocks = _search_blocks(search, tool, _search_query(recorded.body))
+        recorded.answered = blocks
         model = str(recorded.body.get("model", "claude-mock"))
         reply = Reply(chunks=[], output_tokens=40)
         usage = {**_usage(reply, reply.output_tokens), "server_tool_use": {"web_search_requests": 1}}
         message = {**_message(reply, model), "content": blocks, "usage": usage}
+        # gzip when asked to and the client accepts it (the API compresses its answers)
+        gzipped = search.gzip and "gzip" in request.headers.get("accept-encoding", "")
+        packer = zlib.compressobj(wbits=31) if gzipped else None
+        encoding = {"content-encoding": "gzip"} if packer is not None else {}
         if not recorded.body.get("stream"):
-            return web.json_response(message)
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+            whole = json.dumps(message).encode()
+            body = packer.compress(whole) + packer.flush() if packer is not None else whole
+            return web.Response(body=body, headers={"content-type": "application/json", **encoding})
+        response = web.StreamResponse(headers={"content-type": "text/event-stream", **encoding})
         await response.prepare(request)
+
+        async def write(data: bytes) -> None:
+            packed = packer.compress(data) + packer.flush(zlib.Z_SYNC_FLUSH) if packer is not None else data
+            await response.write(packed)
+
         start = {**message, "content": [], "stop_reason": None, "usage": _usage(reply, 1)}
-        await response.write(_sse("message_start", {"type": "message_start", "message": start}))
+        await write(_sse("message_start", {"type": "message_start", "message": start}))
         for index, block in enumerate(blocks):
             opening, deltas = _search_block_events(block)
-            await response.write(
+            await write(
                 _sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": opening})
             )
             for delta in deltas:
-                await response.write(
+                await write(
                     _sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
                 )
-            await response.write(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
+            await write(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
         delta = {"stop_reason": "end_turn", "stop_sequence": None}
         end_usage = {"output_tokens": reply.output_tokens, "server_tool_use": {"web_search_requests": 1}}
-        await response.write(_sse("message_delta", {"type": "message_delta", "delta": delta, "usage": end_usage}))
-        await response.write(_sse("message_stop", {"type": "message_stop"}))
+        await write(_sse("message_delta", {"type": "message_delta", "delta": delta, "usage": end_usage}))
+        if search.stopped:
+            await write(_sse("message_stop", {"type": "message_stop"}))
+        if packer is not None:
+            await response.write(packer.flush())
         await response.write_eof()
         return response
 

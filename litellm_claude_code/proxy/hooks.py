@@ -21,7 +21,7 @@ from ..errors import Failed
 from ..quota import Quotas
 from ..settings import SETTINGS_KEY, SettingsError, parse_settings
 from ..translate.prompt import TOOL_ERRORS_METADATA_KEY, PromptError, check_shapes
-from . import health, responses_search
+from . import health, messages_search, responses_search
 from .affinity import Affinity, conversation_of
 from .metrics import Routing
 from .pool import Candidate, Decision, Pool
@@ -169,12 +169,18 @@ class ProxyHooks(CustomLogger):
         chunks LiteLLM's stream wrapper makes itself name the requested alias.
         From the first chunk with content on, every chunk names its model.
         A /v1/responses stream with web search gets its searches' events in
-        place (``responses_search``).
+        place (``responses_search``), a /v1/messages stream its searches'
+        blocks (``messages_search``).
         """
         key = responses_search.key_of(request_data)
         if key is not None:
             async for event in responses_search.SearchEvents(request_data, key).events(response):
                 yield event
+            return
+        blocks_key = messages_search.key_of(request_data)
+        if blocks_key is not None:
+            async for frame in messages_search.SearchFrames(blocks_key).frames(response):
+                yield frame
             return
         answered: str | None = None
         async for chunk in response:
@@ -186,9 +192,12 @@ class ProxyHooks(CustomLogger):
             yield chunk
 
     async def async_post_call_success_hook(self, data: dict[str, Any], user_api_key_dict: Any, response: Any) -> Any:
-        """A whole /v1/responses answer with web search: its searches before its message (``responses_search``)."""
+        """A whole /v1/responses answer with web search: its searches before its message
+        (``responses_search``); a whole /v1/messages answer: its searches' blocks (``messages_search``)."""
         if isinstance(response, ResponsesAPIResponse):
             responses_search.place(data, response)
+        elif isinstance(response, dict) and response.get("type") == "message":
+            messages_search.place(data, response)
         return response
 
     async def async_log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
@@ -254,6 +263,8 @@ class ProxyHooks(CustomLogger):
         if "responses" in str(call_type):
             self._report_dropped_tools(data.get("tools"))
             responses_search.prepare(data)
+        elif "anthropic_messages" in str(call_type):
+            messages_search.prepare(data)
         metadata = data.get("metadata")
         if not isinstance(metadata, dict):
             metadata = {}

@@ -47,14 +47,18 @@ def history_turns(request: ChatRequest) -> list[dict[str, Any]]:
     return tools.prefix_history(request.conversation.history)
 
 
-def plan(request: ChatRequest, cwd: str, resume: str | None = None) -> QueryPlan:
-    """Everything of the request a process started for it is given (``resume``: a transcript's session)."""
+def plan(request: ChatRequest, cwd: str, resume: str | None = None, api: str | None = None) -> QueryPlan:
+    """Everything of the request a process started for it is given (``resume``: a transcript's session;
+    ``api``: the base URL of its API when not the deployment's, the search forwarder's route)."""
     controls = request.controls
+    env = dict(request.env)
+    if api is not None:
+        env["ANTHROPIC_BASE_URL"] = api
     return QueryPlan(
         model=request.model,
         system_prompt=request.system_prompt,
         cwd=cwd,
-        env=dict(request.env),
+        env=env,
         resume=resume,
         effort=controls.effort,
         thinking=controls.thinking,
@@ -69,8 +73,10 @@ def spare_plan(request: ChatRequest, cwd: str, system_prompt: str) -> QueryPlan:
     return QueryPlan(model=request.model, system_prompt=system_prompt, cwd=cwd, env=dict(request.account_env))
 
 
-def request_options(request: ChatRequest, cwd: str, resume: str | None = None) -> sdk.ClaudeAgentOptions:
-    return build_options(plan(request, cwd, resume), request.settings, stderr=log_stderr)
+def request_options(
+    request: ChatRequest, cwd: str, resume: str | None = None, api: str | None = None
+) -> sdk.ClaudeAgentOptions:
+    return build_options(plan(request, cwd, resume, api), request.settings, stderr=log_stderr)
 
 
 def flag_settings(request: ChatRequest) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ error), and the caller discards the process (fail closed).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from typing import Any
@@ -19,11 +20,14 @@ from ..translate.ending import DEFERRED_STOP_REASON
 from ..translate.params import cli_env
 from ..translate.prompt import content_blocks
 from . import sessions
+from .forwarder import ANTHROPIC_API, Forwarder, Route
 from .frames import frames_of, user_message
 from .options import build_options, flag_settings, plan, request_options
 from .process import Process, Processes, Spec
 from .replay import ReplayServer, replayable
 from .workspace import shared_workdir
+
+logger = logging.getLogger(__name__)
 
 
 def _api_url(request: ChatRequest) -> str:
@@ -34,10 +38,17 @@ def _api_url(request: ChatRequest) -> str:
 class Preparation:
     """Sets processes up for requests through the CLI's control requests."""
 
-    def __init__(self, processes: Processes, stats: Counter[str], replay: ReplayServer | None = None) -> None:
-        """``replay``: where first answers are replayed from (None: histories are only fed)."""
+    def __init__(
+        self,
+        processes: Processes,
+        stats: Counter[str],
+        replay: ReplayServer | None = None,
+        forwarder: Forwarder | None = None,
+    ) -> None:
+        """``replay``: where first answers are replayed from (None: histories are only fed);
+        ``forwarder``: what a searched request's process talks to its API through (None: directly)."""
         self.processes, self._stats = processes, stats
-        self.replay = replay
+        self.replay, self.forwarder = replay, forwarder
 
     async def replay_first(self, process: Process, request: ChatRequest, turns: list[dict[str, Any]]) -> int:
         """Ask an empty process the history's first user turn, answered by its recorded answer.
@@ -63,7 +74,7 @@ class Preparation:
                     raise ControlError(f"the replayed first turn ended with {message.subtype} {message.stop_reason}")
         finally:
             self.replay.forget(token)
-        await self._point_api(process, request, _api_url(request))
+        await self._point_api(process, request, process.route.url if process.route else _api_url(request))
         process.replayed(frame)
         self._stats["replayed"] += 1
         return 2
@@ -128,7 +139,9 @@ class Preparation:
         cwd = shared_workdir(request.settings.work_root)
         resume = sessions.write_history(turns or [], request.config_dir, cwd)
         transcript = sessions.transcript_path(request.config_dir, cwd, resume) if resume is not None else None
-        process = await self.processes.start(request_options(request, cwd, resume), spec, transcript)
+        route = await self._route(request)
+        options = request_options(request, cwd, resume, route.url if route is not None else None)
+        process = await self.processes.start(options, spec, transcript, route)
         if resume is not None:
             process.resumed(len(turns or []))
         self._stats["started"] += 1
@@ -137,3 +150,15 @@ class Preparation:
         controls = cli_env(request.controls) or request.controls.effort
         process.reusable = resume is None and not request.controls.tools.offered and not controls
         return process
+
+    async def _route(self, request: ChatRequest) -> Route | None:
+        """A searched request's way to its API through the forwarder, which keeps the search answers;
+        None for any other request, or when the forwarder cannot start (the answer then says so if
+        it needs them: ``translate.search.SearchBlocks``)."""
+        if request.controls.search is None or self.forwarder is None:
+            return None
+        try:
+            return await self.forwarder.route(_api_url(request) or ANTHROPIC_API)
+        except OSError as error:
+            logger.warning("the search forwarder could not start: %s", error)
+            return None

@@ -23,6 +23,7 @@ import claude_agent_sdk as sdk
 
 from ..sdk_seam import Client, CLITransport, Seam
 from . import pids
+from .forwarder import Route
 from .workspace import shared_workdir
 
 CLOSE_GRACE_SECONDS = 5.0
@@ -58,6 +59,7 @@ class Process:
     idle_timeout: float = 300.0
     pid: int | None = None  # the CLI's, once it runs
     transcript: Path | None = None  # a session transcript written for it to resume, removed with it
+    route: Route | None = None  # its API through the search forwarder (a searched request's), closed with it
     closed: bool = False
     # What it holds, once kept (live.Live): how it was set up, a digest per turn
     # (keys.turn_digests), and per turn the uuid of the user frame where
@@ -114,6 +116,7 @@ class Process:
                     await asyncio.wait_for(closing, timeout=CLOSE_GRACE_SECONDS)
         finally:
             self.forget_transcript()
+            self._let_go_of_route()
 
     def kill(self) -> None:
         """``aclose`` without an event loop (gone, or exiting): kill it, remove its files."""
@@ -121,6 +124,11 @@ class Process:
         if self.pid is not None:
             pids.kill([self.pid])
         self.forget_transcript()
+        self._let_go_of_route()
+
+    def _let_go_of_route(self) -> None:
+        if self.route is not None:
+            self.route.close()
 
     def forget_transcript(self) -> None:
         """Remove the session transcript it resumed, if any (the shared directory's other files stay)."""
@@ -195,10 +203,13 @@ class Processes:
         await self._starting(process, process.spawn(spec.options(cwd)))
         return process
 
-    async def start(self, options: sdk.ClaudeAgentOptions, spec: Spec, transcript: Path | None = None) -> Process:
-        """A process started with all of ``options`` (resuming ``transcript``, removed with it)."""
+    async def start(
+        self, options: sdk.ClaudeAgentOptions, spec: Spec, transcript: Path | None = None, route: Route | None = None
+    ) -> Process:
+        """A process started with all of ``options`` (resuming ``transcript``; its API through ``route``:
+        both closed with it)."""
         process = self._new(str(options.cwd), spec.config_dir, spec.key, spec.idle_timeout)
-        process.transcript = transcript
+        process.transcript, process.route = transcript, route
         await self._starting(process, process.connect(options))
         return process
 

@@ -54,7 +54,9 @@ import claude_agent_sdk as sdk
 
 from ..request import ChatRequest
 from ..sdk_seam import Seam
+from ..translate.search import Kept
 from .choose import Chooser
+from .forwarder import Forwarder
 from .frames import user_message
 from .keys import asked_turns, combination, held_digests, poolable, turn_digests
 from .live import Live
@@ -97,6 +99,11 @@ class Lease:
     def hold(self, reply: Held) -> None:
         self.reply = reply
 
+    def searches(self) -> Kept | None:
+        """The API's answers to the turn's search requests so far, as the search forwarder kept them;
+        None when the process talks to its API directly."""
+        return self.process.route
+
     async def messages(self) -> AsyncGenerator[sdk.Message, None]:
         """The SDK messages of the request's turn: earlier turns it lacks are fed first."""
         process = self.process
@@ -121,11 +128,13 @@ class Runtime:
         busy: Callable[[], Awaitable[float]] = cpu_busy,
         replay: bool = True,
         keep: bool = True,
+        forwarder: Forwarder | None = None,
     ) -> None:
         """``seam``: how processes start and are talked to (the SDK's, or fakes); ``spares=False``: no
         process is started ahead; ``keep=False``: every request gets a process of its own, closed
         after its turn (callers without a long-lived event loop); ``replay=False``: a history's
-        first answer is fed, never replayed (``replay``)."""
+        first answer is fed, never replayed (``replay``); ``forwarder``: what searched requests' processes
+        reach their API through (``forwarder.Forwarder``, started on the first search)."""
         # Processes belong to the event loop that started them (the proxy has
         # one for its whole life; a library caller's asyncio.run gets its own).
         self.loop = asyncio.get_running_loop()
@@ -136,7 +145,8 @@ class Runtime:
         self._spares = Spares(self._processes.spawn, clock, busy, self.stats, on_ready=self._start_reaper)
         self._live = Live(clock, rss, discard=lambda process: self._background.spawn(self._processes.close(process)))
         self._replay = ReplayServer() if replay else None
-        preparation = Preparation(self._processes, self.stats, self._replay)
+        self._forwarder = forwarder or Forwarder()
+        preparation = Preparation(self._processes, self.stats, self._replay, self._forwarder)
         self._chooser = Chooser(self._live, self._spares, preparation, self._processes, self.stats)
         atexit.register(self.abandon)
 
@@ -236,6 +246,7 @@ class Runtime:
         await self._background.settled()
         if self._replay is not None:
             await self._replay.close()
+        await self._forwarder.close()
 
     def abandon(self) -> None:
         """Kill every process without its event loop (gone, or exiting)."""

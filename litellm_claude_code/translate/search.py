@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import claude_agent_sdk as sdk
 from litellm.types.llms.openai import ChatCompletionAnnotation, ChatCompletionAnnotationURLCitation
@@ -44,6 +44,11 @@ _API_ERROR = re.compile(r"API Error: (?P<status>[45]\d\d)\b[ :]*(?P<message>.*)"
 # Set in a /v1/responses request's metadata by the proxy's hook (proxy.responses_search):
 # the key under which the answer's web_search_call items are published (PUBLISHED).
 WEB_SEARCH_CALLS_METADATA_KEY = "claude_code_web_search_calls"
+# Set in a /v1/messages request's metadata by the proxy's hook (proxy.messages_search): the key
+# under which the API's own blocks of the answer's searches are published (PUBLISHED_BLOCKS).
+WEB_SEARCH_BLOCKS_METADATA_KEY = "claude_code_web_search_blocks"
+# The blocks of the API's answer to a search that a /v1/messages answer carries, as the API gave them.
+SEARCH_BLOCK_TYPES = ("server_tool_use", "web_search_tool_result")
 # A markdown link [text](url), or a bare URL, in the answer.
 _LINK = re.compile(r"\[(?P<text>[^\]]*)\]\((?P<url>[^)\s]+)\)|(?P<bare>https?://[^\s)\]>\"']+)")
 
@@ -251,6 +256,74 @@ class SearchCalls:
         return made
 
 
+class Kept(Protocol):
+    """The API's answers to a process's search requests, as the search forwarder kept them
+    (``runtime.forwarder.Route``): each answer's content blocks, and why any could not be read."""
+
+    @property
+    def answers(self) -> Sequence[Sequence[Mapping[str, Any]]]: ...
+
+    @property
+    def unread(self) -> Sequence[str]: ...
+
+
+class SearchBlocks:
+    """The API's own ``server_tool_use`` and ``web_search_tool_result`` blocks of an answer's searches.
+
+    For each WebSearch result Claude Code hands the model, the API's answer to
+    that search request (kept by the search forwarder) is found by the
+    ``srvtoolu_`` ids the result names, and its search blocks are taken as the
+    API gave them. Never made up: a search whose answer was not kept is a
+    failure the client reads (502), not an answer without its blocks.
+    """
+
+    def __init__(self) -> None:
+        self.blocks: list[dict[str, Any]] = []
+        self._taken: set[int] = set()  # answers whose blocks were taken
+
+    def answered(self, message: sdk.UserMessage, kept: Kept | None) -> Failure | None:
+        """A WebSearch result: its search's blocks added to ``blocks``; the failure when they are not there."""
+        result = message.tool_use_result
+        blocks = message.content if isinstance(message.content, list) else []
+        if not isinstance(result, Mapping) or "query" not in result:
+            return None
+        if any(isinstance(b, sdk.ToolResultBlock) and b.is_error for b in blocks):
+            return None  # the search failed (an API refusal is ``refused``): no answer of the API to show
+        ids = {
+            str(item["tool_use_id"])
+            for item in result.get("results") or []
+            if isinstance(item, Mapping) and isinstance(item.get("tool_use_id"), str)
+        }
+        answers = kept.answers if kept is not None else []
+        found = [
+            i for i, content in enumerate(answers) if i not in self._taken and (not ids or ids & _search_ids(content))
+        ][: None if ids else 1]
+        if not found:
+            return Failure(status=502, message=_unavailable(result, ids, kept))
+        for i in found:
+            self._taken.add(i)
+            self.blocks += [dict(b) for b in answers[i] if b.get("type") in SEARCH_BLOCK_TYPES]
+        return None
+
+
+def _search_ids(content: Sequence[Mapping[str, Any]]) -> set[str]:
+    return {str(b.get("id")) for b in content if b.get("type") == "server_tool_use"}
+
+
+def _unavailable(result: Mapping[str, Any], ids: set[str], kept: Kept | None) -> str:
+    search = ", ".join(sorted(ids)) or repr(result.get("query"))
+    if kept is None:
+        why = "the proxy's search forwarder is not running"
+    elif kept.unread:
+        why = f"the proxy's search forwarder could not read it ({kept.unread[-1]})"
+    else:
+        why = "it did not pass through the proxy's search forwarder"
+    return (
+        f"web search: the API's answer to the search ({search}) is not available: {why}; "
+        "its server_tool_use and web_search_tool_result blocks cannot be given"
+    )
+
+
 class Published:
     """The ``web_search_call`` items of answers in progress, by request, for the proxy's /v1/responses hook.
 
@@ -279,4 +352,5 @@ class Published:
 
 
 # One per process: the provider and the proxy's hooks run in the same one.
-PUBLISHED = Published()
+PUBLISHED = Published()  # /v1/responses: web_search_call items
+PUBLISHED_BLOCKS = Published()  # /v1/messages: the API's search blocks

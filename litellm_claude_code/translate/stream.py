@@ -43,7 +43,7 @@ from .filters import (
     has_content,
 )
 from .params import Controls
-from .search import PUBLISHED, SearchCalls, Sources, refused
+from .search import PUBLISHED, PUBLISHED_BLOCKS, Kept, SearchBlocks, SearchCalls, Sources, refused
 from .search import TOOL as SEARCH_TOOL
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,8 @@ class StreamTranslator:
         max_tool_calls: int | None = None,
         search: bool = False,
         publish: Callable[[tuple[dict[str, Any], ...]], None] | None = None,
+        publish_blocks: Callable[[tuple[dict[str, Any], ...]], None] | None = None,
+        kept: Callable[[], Kept | None] | None = None,
     ) -> None:
         # tool_names maps the names tools have inside Claude Code back to the client's.
         names = dict(tool_names or {})
@@ -97,6 +99,12 @@ class StreamTranslator:
         self._publish = publish if search else None
         if self._publish is not None:
             self._publish(())  # a retried request starts again with no searches
+        # ... and, for /v1/messages, the API's own blocks of each search (what the search
+        # forwarder kept: ``kept``), handed to ``publish_blocks`` (search.PUBLISHED_BLOCKS).
+        self._blocks = SearchBlocks() if search and publish_blocks is not None else None
+        self._publish_blocks, self._kept = publish_blocks, kept
+        if self._blocks is not None and publish_blocks is not None:
+            publish_blocks(())
         self._limit = None if max_tool_calls is None else ToolCallLimit(max_tool_calls)
         filters: list[Filter] = [HiddenToolCalls(frozenset({SEARCH_TOOL})), ClientNames(names)] if search else []
         filters += [] if self._limit is None else [self._limit]
@@ -133,11 +141,22 @@ class StreamTranslator:
             if failure is not None:
                 raise Failed(failure)
             self._sources.add(message.tool_use_result)
+            self._on_search_blocks(message)
             if self._calls is not None and self._calls.answered(message) and self._publish is not None:
                 self._publish(tuple(self._calls.items))
         elif not isinstance(message, (sdk.SystemMessage, sdk.UserMessage)):
             logger.debug("skipping unknown SDK message %s", type(message).__name__)
         return []
+
+    def _on_search_blocks(self, message: sdk.UserMessage) -> None:
+        if self._blocks is None or self._publish_blocks is None:
+            return
+        before = len(self._blocks.blocks)
+        failure = self._blocks.answered(message, self._kept() if self._kept is not None else None)
+        if failure is not None:
+            raise Failed(failure)
+        if len(self._blocks.blocks) > before:
+            self._publish_blocks(tuple(self._blocks.blocks))
 
     def finish(self) -> tuple[list[ModelResponseStream], Outcome]:
         """The usage chunk and the finish chunk once the answer is complete, and its outcome."""
@@ -250,9 +269,17 @@ class WholeMessages:
         return {"id": block.id, "type": "function", "index": index, "function": function}
 
 
-def translator_for(model: str, controls: Controls, search_calls_key: str | None = None) -> StreamTranslator:
+def translator_for(
+    model: str,
+    controls: Controls,
+    search_calls_key: str | None = None,
+    search_blocks_key: str | None = None,
+    kept: Callable[[], Kept | None] | None = None,
+) -> StreamTranslator:
     """The translator of a request's turn: its stop sequences, output, tools and search
-    (``search_calls_key``: where its web_search_call items are published, ``search.PUBLISHED``)."""
+    (``search_calls_key``: where its web_search_call items are published, ``search.PUBLISHED``;
+    ``search_blocks_key``: where the API's search blocks are, ``search.PUBLISHED_BLOCKS``, taken
+    from what the search forwarder ``kept``)."""
     return StreamTranslator(
         model,
         stop=controls.stop,
@@ -261,6 +288,8 @@ def translator_for(model: str, controls: Controls, search_calls_key: str | None 
         max_tool_calls=None if controls.tools.parallel else 1,
         search=controls.search is not None,
         publish=partial(PUBLISHED.put, search_calls_key) if search_calls_key else None,
+        publish_blocks=partial(PUBLISHED_BLOCKS.put, search_blocks_key) if search_blocks_key else None,
+        kept=kept,
     )
 
 

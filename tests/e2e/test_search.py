@@ -22,9 +22,15 @@ import litellm
 import openai
 import pytest
 
+from litellm_claude_code.answer import answer
+from litellm_claude_code.errors import Failed
+from litellm_claude_code.quota import Quotas
+from litellm_claude_code.request import from_litellm
+from litellm_claude_code.runtime.forwarder import Forwarder, Route
 from litellm_claude_code.runtime.options import QueryPlan, build_options
+from litellm_claude_code.runtime.runtime import Runtime
 from litellm_claude_code.settings import DeploymentSettings
-from litellm_claude_code.translate.search import SearchSpec
+from litellm_claude_code.translate.search import WEB_SEARCH_BLOCKS_METADATA_KEY, SearchSpec
 from tests.anthropic_mock import MockAnthropic, Reply, Search, SearchResult
 
 from .harness import Proxy, claude_env, post_chat
@@ -245,23 +251,104 @@ def test_a_replayed_search_is_not_an_assistant_message(
     assert request.turns()[1]["content"] in (ANSWER, [{"type": "text", "text": ANSWER}])
 
 
-@pytest.mark.parametrize("stream", [False, True])
-def test_messages_with_the_web_search_server_tool(proxy: Proxy, mock: MockAnthropic, stream: bool) -> None:
-    mock.script(*_searching())
-    claude = anthropic.Anthropic(base_url=proxy.url, api_key=proxy.master_key, max_retries=0, timeout=60)
-    request: dict[str, Any] = {
+def _messages_request(**extra: Any) -> dict[str, Any]:
+    return {
         "model": "sonnet",
         "max_tokens": 500,
         "messages": QUESTION,
         "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}],
+        **extra,
     }
-    if stream:
-        with claude.messages.stream(**request) as events:
-            message = events.get_final_message()
-    else:
-        message = claude.messages.create(**request)
-    assert "".join(b.text for b in message.content if b.type == "text") == ANSWER
-    assert not [b for b in message.content if b.type == "tool_use"]
+
+
+def _apis_search_blocks(mock: MockAnthropic) -> list[dict[str, Any]]:
+    """The server_tool_use and web_search_tool_result blocks the mock's API gave Claude Code's search request."""
+    [search] = mock.searches
+    assert search.answered is not None
+    blocks = [b for b in search.answered if b["type"] in ("server_tool_use", "web_search_tool_result")]
+    assert [b["type"] for b in blocks] == ["server_tool_use", "web_search_tool_result"]
+    return blocks
+
+
+@pytest.mark.parametrize("gzip", [False, True])
+def test_messages_with_the_web_search_server_tool(proxy: Proxy, mock: MockAnthropic, gzip: bool) -> None:
+    """The answer holds the API's own search blocks, exactly as the API gave them to Claude Code's
+    search request (each result's encrypted_content too), then the answer's text; a gzipped answer too."""
+    mock.search = Search(gzip=gzip)
+    mock.script(*_searching())
+    claude = anthropic.Anthropic(base_url=proxy.url, api_key=proxy.master_key, max_retries=0, timeout=60)
+    raw = claude.messages.with_raw_response.create(**_messages_request())
+    body = raw.http_response.json()
+    assert body["content"] == [*_apis_search_blocks(mock), {"type": "text", "text": ANSWER}]
+    assert body["content"][1]["content"][0]["encrypted_content"] == "enc-0"
+    assert body["usage"]["server_tool_use"] == {"web_search_requests": 1}
+    # the anthropic client reads them as its own types
+    message = raw.parse()
+    assert [b.type for b in message.content] == ["server_tool_use", "web_search_tool_result", "text"]
+    _searched_upstream(mock)
+    assert "gzip" in mock.searches[0].headers["accept-encoding"]
+
+
+class Unstartable(Forwarder):
+    """A search forwarder that cannot start (its port cannot be bound, say)."""
+
+    async def route(self, upstream: str) -> Route:
+        raise OSError(98, "Address already in use")
+
+
+def test_messages_when_the_search_forwarder_failed(mock: MockAnthropic, tmp_path: Path) -> None:
+    """No search forwarder, so no API answer to take the blocks from: the model's search runs (the
+    process talks to its API directly) and the answer is an error the client reads, not one made up."""
+    mock.script(*_searching())
+    litellm_params = {
+        "model": "claude-code/sonnet",
+        "model_info": {"claude_code": {}},
+        "metadata": {WEB_SEARCH_BLOCKS_METADATA_KEY: "blocks-key"},
+    }
+    kwargs = {"optional_params": {"web_search_options": {}}, "litellm_params": litellm_params}
+    request = from_litellm("sonnet", QUESTION, kwargs, claude_env(tmp_path, mock.url))
+
+    async def run() -> None:
+        runtime = Runtime(spares=False, forwarder=Unstartable())
+        try:
+            async with runtime.turn(request) as turn:
+                async for _ in answer(request, turn, Quotas()):
+                    pass
+        finally:
+            await runtime.close()
+
+    with pytest.raises(Failed) as raised:
+        asyncio.run(run())
+    assert raised.value.failure.status == 502
+    assert raised.value.failure.message == (
+        "web search: the API's answer to the search ("
+        + mock_search_id(mock)
+        + ") is not available: the proxy's search forwarder is not running;"
+        " its server_tool_use and web_search_tool_result blocks cannot be given"
+    )
+    assert len(mock.searches) == 1  # the search reached the API, directly
+    assert len(mock.requests) == 1  # and the model did not answer without its blocks
+
+
+def mock_search_id(mock: MockAnthropic) -> str:
+    [search] = mock.searches
+    assert search.answered is not None
+    return str(search.answered[0]["id"])
+
+
+def test_messages_streamed_with_the_web_search_server_tool(proxy: Proxy, mock: MockAnthropic) -> None:
+    """Streamed as the API streams them: the search's blocks before the text, each its own index."""
+    mock.script(*_searching())
+    claude = anthropic.Anthropic(base_url=proxy.url, api_key=proxy.master_key, max_retries=0, timeout=60)
+    with claude.messages.stream(**_messages_request()) as stream:
+        events = list(stream)
+        message = stream.get_final_message()
+    starts = [(e.index, e.content_block.type) for e in events if e.type == "content_block_start"]
+    assert starts == [(0, "server_tool_use"), (1, "web_search_tool_result"), (2, "text")]
+    use, result = _apis_search_blocks(mock)
+    assert [b.model_dump(mode="json", exclude_unset=True) for b in message.content[:2]] == [use, result]
+    assert message.content[2].type == "text"
+    assert message.content[2].text == ANSWER
     assert message.usage.server_tool_use is not None
     assert message.usage.server_tool_use.web_search_requests == 1
     _searched_upstream(mock)

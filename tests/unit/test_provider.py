@@ -42,6 +42,9 @@ class FakeTurn:
     def hold(self, reply: list[dict[str, Any]] | None) -> None:
         self.reply = reply
 
+    def searches(self) -> None:
+        return None  # talks to its API directly
+
 
 class FakeRuntime:
     """Lends turns of the scripted messages and, like the runtime, records what each turn held at its end."""
