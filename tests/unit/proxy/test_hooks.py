@@ -18,10 +18,12 @@ from fastapi import HTTPException
 from litellm.constants import RETURN_RAW_MODEL_NAME_METADATA_KEY
 from litellm.types.utils import Delta, ModelResponseStream, StreamingChoices, Usage
 
+from litellm_claude_code.proxy import messages_search
 from litellm_claude_code.proxy.affinity import Affinity
 from litellm_claude_code.proxy.hooks import ProxyHooks, router_deployments
 from litellm_claude_code.quota import Quotas
 from litellm_claude_code.translate.prompt import TOOL_ERRORS_METADATA_KEY
+from litellm_claude_code.translate.search import PUBLISHED_BLOCKS
 
 from ..test_quota import info
 from .test_pool import NOW
@@ -264,3 +266,25 @@ def test_window_use_names_each_key_by_its_alias_else_its_hash_over_the_configure
     use = sorted(hooks.window_use())
     assert [(name, model) for name, model, _ in use] == [("0123456789abcdef", "sonnet"), ("team-two", "sonnet")]
     assert [used for _, _, used in use] == pytest.approx([0.205, 0.205])
+
+
+@pytest.mark.parametrize(("call_type", "keyed"), [("anthropic_messages", True), ("acompletion", False)])
+def test_a_messages_request_offering_the_search_server_tool_gets_its_search_key(call_type: str, keyed: bool) -> None:
+    """Where the provider publishes the API's search blocks for the hooks (``messages_search``)."""
+    tools = [{"type": "web_search_20250305", "name": "web_search"}]
+    data = pre_call(ProxyHooks(), {"model": "sonnet", "tools": tools}, call_type)
+    assert (messages_search.key_of(data) is not None) is keyed
+
+
+def test_a_whole_messages_answer_gets_its_searches_blocks() -> None:
+    hooks = ProxyHooks()
+    data = pre_call(hooks, {"model": "sonnet", "tools": [{"type": "web_search_20250305"}]}, "anthropic_messages")
+    key = messages_search.key_of(data)
+    assert key is not None
+    use = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}
+    PUBLISHED_BLOCKS.put(key, (use,))
+    response = {"type": "message", "content": [{"type": "text", "text": "Rain."}]}
+    assert asyncio.run(hooks.async_post_call_success_hook(data, KEY, response)) == {
+        "type": "message",
+        "content": [use, {"type": "text", "text": "Rain."}],
+    }

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from litellm_claude_code.runtime.forwarder import ANTHROPIC_API, Forwarder, Route
 from litellm_claude_code.runtime.options import flag_settings
 from litellm_claude_code.runtime.prepare import Preparation
 from litellm_claude_code.runtime.process import Process, Processes
@@ -142,3 +144,55 @@ def test_a_cold_start_that_fails_leaves_nothing_behind(tmp_path: Path) -> None:
     assert processes.all() == []  # closed and forgotten
     assert list(work.iterdir()) == [work / SHARED_WORKDIR]  # the directory every process shares, empty
     assert list((work / SHARED_WORKDIR).iterdir()) == []
+
+
+class Routes(Forwarder):
+    """A search forwarder that hands out routes without a server (the routes' own tests run one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.upstreams: list[str] = []
+
+    async def route(self, upstream: str) -> Route:
+        self.upstreams.append(upstream)
+        return Route(self, f"t{len(self.upstreams)}", upstream, f"http://127.0.0.1:1/forward/t{len(self.upstreams)}")
+
+
+@pytest.mark.parametrize(("base_url", "upstream"), [(None, ANTHROPIC_API), ("https://gw.example/api", None)])
+def test_a_searched_requests_process_reaches_its_api_through_a_route_of_its_own(
+    tmp_path: Path, base_url: str | None, upstream: str | None
+) -> None:
+    """Its ANTHROPIC_BASE_URL is the route's, which goes on to the deployment's API; closing it closes the route."""
+    fakes = Fakes(tmp_path)
+    forwarder = Routes()
+    preparation = Preparation(Processes(fakes.seam()), Counter(), forwarder=forwarder)
+    chat = request(ask("hi"), work_root=str(tmp_path / "work"), config_dir=str(tmp_path), web_search_options={})
+    if base_url is not None:
+        chat = dataclasses.replace(chat, account_env={**chat.account_env, "ANTHROPIC_BASE_URL": base_url})
+    process = asyncio.run(preparation.cold(chat, spare_spec(chat), None))
+    assert forwarder.upstreams == [upstream or base_url]
+    assert process.route is not None
+    assert fakes.connected[0].env["ANTHROPIC_BASE_URL"] == process.route.url
+    plain = request(ask("hi"), work_root=str(tmp_path / "work"), config_dir=str(tmp_path))
+    other = asyncio.run(preparation.cold(plain, spare_spec(plain), None))
+    assert other.route is None  # a request without search talks to its API directly
+    assert "ANTHROPIC_BASE_URL" not in fakes.connected[1].env
+    assert forwarder.upstreams == [upstream or base_url]
+    forwarder.drop = lambda token: forwarder.upstreams.append(f"dropped {token}")  # type: ignore[method-assign]
+    asyncio.run(process.aclose())
+    assert forwarder.upstreams[-1] == "dropped t1"
+    asyncio.run(other.aclose())
+
+
+def test_a_forwarder_that_cannot_start_leaves_the_search_to_its_api_directly(tmp_path: Path) -> None:
+    class Unstartable(Forwarder):
+        async def route(self, upstream: str) -> Route:
+            raise OSError(98, "Address already in use")
+
+    fakes = Fakes(tmp_path)
+    preparation = Preparation(Processes(fakes.seam()), Counter(), forwarder=Unstartable())
+    chat = request(ask("hi"), work_root=str(tmp_path / "work"), config_dir=str(tmp_path), web_search_options={})
+    process = asyncio.run(preparation.cold(chat, spare_spec(chat), None))
+    assert process.route is None
+    assert "ANTHROPIC_BASE_URL" not in fakes.connected[0].env
+    asyncio.run(process.aclose())

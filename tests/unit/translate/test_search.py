@@ -365,3 +365,104 @@ def test_published_items_replace_a_retried_attempts_and_stay_bounded() -> None:
     assert published.pop("b") == ({"id": "ws_2"},)
     assert published.get("b") == ()
     assert published.get("c") == ({"id": "ws_3"},)
+
+
+# -- /v1/messages: the API's own search blocks (issue 29) ---------------------------------------
+
+
+API_USE = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "rain"}}
+API_RESULT = {
+    "type": "web_search_tool_result",
+    "tool_use_id": "srvtoolu_1",
+    "content": [{"type": "web_search_result", "url": "https://example.com/rain", "encrypted_content": "e"}],
+}
+API_TEXT = {"type": "text", "text": "It rains.", "citations": [{"type": "web_search_result_location"}]}
+OTHER_USE = {**API_USE, "id": "srvtoolu_2"}
+OTHER_RESULT = {**API_RESULT, "tool_use_id": "srvtoolu_2"}
+
+
+class FakeKept:
+    """What the search forwarder kept for a process (``runtime.forwarder.Route``)."""
+
+    def __init__(self, *answers: list[dict[str, Any]], unread: tuple[str, ...] = ()) -> None:
+        self.answers = list(answers)
+        self.unread = list(unread)
+
+
+def _result_message(ids: list[str], error: bool = False) -> sdk.UserMessage:
+    results: list[Any] = [{"tool_use_id": i, "content": []} for i in ids] + ["A summary."]
+    block = sdk.ToolResultBlock(tool_use_id="toolu_s", content="Web search results ...", is_error=error)
+    return sdk.UserMessage(content=[block], tool_use_result={"query": "rain", "results": results})
+
+
+def test_search_blocks_are_the_apis_own_taken_by_the_ids_the_result_names() -> None:
+    kept = FakeKept([OTHER_USE, OTHER_RESULT], [API_USE, API_RESULT, API_TEXT])
+    blocks = search.SearchBlocks()
+    assert blocks.answered(_result_message(["srvtoolu_1"]), kept) is None
+    assert blocks.blocks == [API_USE, API_RESULT]  # the text (the search model's summary) is not the answer
+    assert blocks.answered(_result_message(["srvtoolu_2"]), kept) is None
+    assert blocks.blocks == [API_USE, API_RESULT, OTHER_USE, OTHER_RESULT]
+
+
+def test_a_result_naming_no_id_takes_the_oldest_answer_not_taken() -> None:
+    kept = FakeKept([API_USE, API_RESULT], [OTHER_USE, OTHER_RESULT])
+    blocks = search.SearchBlocks()
+    assert blocks.answered(_result_message([]), kept) is None
+    assert blocks.answered(_result_message([]), kept) is None
+    assert blocks.blocks == [API_USE, API_RESULT, OTHER_USE, OTHER_RESULT]
+    failure = blocks.answered(_result_message([]), kept)
+    assert failure is not None
+    assert failure.message.startswith("web search: the API's answer to the search ('rain') is not available")
+
+
+@pytest.mark.parametrize(
+    ("kept", "why"),
+    [
+        (None, "the proxy's search forwarder is not running"),
+        (FakeKept(), "it did not pass through the proxy's search forwarder"),
+        (FakeKept([OTHER_USE, OTHER_RESULT]), "it did not pass through the proxy's search forwarder"),
+        (
+            FakeKept(unread=("the stream ended before message_stop",)),
+            "the proxy's search forwarder could not read it (the stream ended before message_stop)",
+        ),
+    ],
+)
+def test_a_search_whose_answer_was_not_kept_is_a_502_saying_why(kept: FakeKept | None, why: str) -> None:
+    failure = search.SearchBlocks().answered(_result_message(["srvtoolu_1"]), kept)
+    assert failure == Failure(
+        status=502,
+        message=f"web search: the API's answer to the search (srvtoolu_1) is not available: {why};"
+        " its server_tool_use and web_search_tool_result blocks cannot be given",
+    )
+
+
+def test_a_failed_search_or_another_tool_result_needs_no_blocks() -> None:
+    blocks = search.SearchBlocks()
+    assert blocks.answered(_result_message(["srvtoolu_1"], error=True), None) is None
+    assert blocks.answered(sdk.UserMessage(content="tool result"), None) is None
+    assert blocks.blocks == []
+
+
+def test_the_translator_publishes_each_searchs_blocks_before_the_text_it_fed() -> None:
+    seen: list[tuple[tuple[dict[str, Any], ...], str]] = []
+    text: list[str] = []
+    kept = FakeKept([API_USE, API_RESULT, API_TEXT])
+    translator = StreamTranslator(
+        "sonnet", search=True, publish_blocks=lambda blocks: seen.append((blocks, "".join(text))), kept=lambda: kept
+    )
+    for message in _searched_answer():
+        for chunk in translator.feed(message):
+            text.append(chunk.choices[0].delta.content or "" if chunk.choices else "")
+    translator.finish()
+    assert seen == [((), ""), ((API_USE, API_RESULT), "Searching. ")]
+
+
+def test_the_translator_fails_when_a_searchs_blocks_are_not_available() -> None:
+    """Only a request that wants the blocks (/v1/messages) fails; chat and /v1/responses do not."""
+    wanting = StreamTranslator("sonnet", search=True, publish_blocks=lambda blocks: None, kept=lambda: None)
+    with pytest.raises(Failed) as raised:
+        _run(wanting, _searched_answer())
+    assert raised.value.failure.status == 502
+    assert "the proxy's search forwarder is not running" in raised.value.failure.message
+    chunks = _run(StreamTranslator("sonnet", search=True, kept=lambda: None), _searched_answer())
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).startswith("Searching.")
