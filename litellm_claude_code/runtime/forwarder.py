@@ -36,7 +36,6 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from multidict import CIMultiDict
 
 from ..translate.api_answer import Answer, Unreadable
 
@@ -126,9 +125,9 @@ class Forwarder:
             return _error(404, "not_found_error", "no such route")
         body = await request.read()
         search = request.method == "POST" and _offers_web_search(body)
-        headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in _NOT_FORWARDED)
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _NOT_FORWARDED]
         if search:
-            _narrow_encodings(headers)
+            headers = _narrow_encodings(headers)
         url = f"{route.upstream}/{request.match_info['tail']}"
         if request.query_string:
             url += f"?{request.query_string}"
@@ -217,10 +216,14 @@ def _offers_web_search(body: bytes) -> bool:
     return any(isinstance(tool, Mapping) and str(tool.get("type", "")).startswith("web_search_") for tool in listed)
 
 
-def _narrow_encodings(headers: CIMultiDict[str]) -> None:
-    accepted = [part.split(";", 1)[0].strip().lower() for part in headers.get("accept-encoding", "").split(",")]
-    if any(name and name not in ("gzip", "x-gzip", "deflate", "identity") for name in accepted):
-        headers["accept-encoding"] = _READABLE_ENCODINGS
+def _narrow_encodings(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The headers with an accept-encoding naming only encodings ``api_answer`` reads."""
+    out = []
+    for name, value in headers:
+        accepted = [part.split(";", 1)[0].strip().lower() for part in value.split(",")]
+        readable = all(not a or a in ("gzip", "x-gzip", "deflate", "identity") for a in accepted)
+        out.append((name, value if name.lower() != "accept-encoding" or readable else _READABLE_ENCODINGS))
+    return out
 
 
 def _error(status: int, kind: str, message: str) -> web.Response:
