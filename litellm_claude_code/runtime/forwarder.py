@@ -125,7 +125,7 @@ class Forwarder:
             return _error(404, "not_found_error", "no such route")
         body = await request.read()
         search = request.method == "POST" and _offers_web_search(body)
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _NOT_FORWARDED]
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _NOT_FORWARDED or _kept_alive(k, v)]
         if search:
             headers = _narrow_encodings(headers)
         url = f"{route.upstream}/{request.match_info['tail']}"
@@ -214,6 +214,12 @@ def _offers_web_search(body: bytes) -> bool:
     tools = parsed.get("tools") if isinstance(parsed, Mapping) else None
     listed: list[Any] = tools if isinstance(tools, list) else []
     return any(isinstance(tool, Mapping) and str(tool.get("type", "")).startswith("web_search_") for tool in listed)
+
+
+def _kept_alive(name: str, value: str) -> bool:
+    """``connection: keep-alive``, which the CLI sends: true of the forwarder's own connection as well,
+    so the API gets the CLI's headers as they were."""
+    return name.lower() == "connection" and value.strip().lower() == "keep-alive"
 
 
 def _narrow_encodings(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:

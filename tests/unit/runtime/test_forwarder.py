@@ -109,6 +109,7 @@ def test_a_request_goes_on_as_sent_and_its_answer_comes_back_as_sent() -> None:
         [(method, path, sent, body)] = upstream.seen
         assert (method, path, body) == ("POST", "/base/v1/messages?beta=true", json.dumps(PLAIN_BODY).encode())
         assert {k.lower(): v for k, v in sent.items() if k.lower() in headers} == headers
+        assert sent["Connection"] == "keep-alive"  # as the client sent it (httpx does), true of both connections
         assert "User-Agent" not in sent or sent["User-Agent"].startswith("python-httpx")  # the client's own
         assert route.answers == []
 
