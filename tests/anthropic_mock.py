@@ -283,7 +283,6 @@ class Search:
     error_type: str = "invalid_request_error"
     error_message: str = "web search is not enabled for this organization"
     gzip: bool = False  # the answer gzip-compressed, when the request accepts gzip
-    stopped: bool = True  # a streamed answer ends with message_stop (False: the stream just ends)
 
 
 def _search_tool(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -626,8 +625,7 @@ class MockAnthropic:
         delta = {"stop_reason": "end_turn", "stop_sequence": None}
         end_usage = {"output_tokens": reply.output_tokens, "server_tool_use": {"web_search_requests": 1}}
         await write(_sse("message_delta", {"type": "message_delta", "delta": delta, "usage": end_usage}))
-        if search.stopped:
-            await write(_sse("message_stop", {"type": "message_stop"}))
+        await write(_sse("message_stop", {"type": "message_stop"}))
         if packer is not None:
             await response.write(packer.flush())
         await response.write_eof()

@@ -405,11 +405,11 @@ def test_messages_history_with_the_apis_search_blocks(proxy: Proxy, mock: MockAn
 
 
 def test_claude_code_hands_over_only_titles_and_urls_of_a_search(mock: MockAnthropic, tmp_path: Path) -> None:
-    """Why /v1/messages gets no server_tool_use / web_search_tool_result blocks and no citations
-    (README, "Web search"): the API's answer to Claude Code's search request carries them, with each
+    """Why /v1/messages takes the search blocks from the search forwarder, not from Claude Code
+    (docs/web-search.md): the API's answer to Claude Code's search request carries them, with each
     result's encrypted_content and each citation's encrypted_index and cited_text, and Claude Code
     (the pinned CLI) keeps none of those in anything it sends out: the tool result, its
-    ``tool_use_result``, the stream. Should a CLI hand them over, this fails and the blocks can be built."""
+    ``tool_use_result``, the stream. Should a CLI hand them over, this fails, and the forwarder may go."""
     mock.script(*_searching())
     plan = QueryPlan("sonnet", "Answer.", str(tmp_path), claude_env(tmp_path, mock.url), search=SearchSpec())
 
