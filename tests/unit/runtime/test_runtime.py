@@ -499,3 +499,36 @@ def test_a_process_that_resumed_a_long_history_is_kept_for_the_conversations_nex
         await runtime.close()
 
     asyncio.run(scenario())
+
+
+def test_a_searched_process_replaying_a_first_answer_is_pointed_back_at_its_search_route(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A searched request answering tool calls gets a process of its own, its history's first answer
+    replayed: afterwards its API is its search forwarder's route again, not the deployment's."""
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://upstream.example")
+
+    async def scenario() -> None:
+        fakes = Fakes(tmp_path)
+        runtime = fakes.runtime(spares=False)
+        call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+        history = [
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "first answer"},
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+        ]
+        await serve(runtime, request(history, tools=[WEATHER], web_search_options={}))
+        [connected] = fakes.connected
+        route = connected.env["ANTHROPIC_BASE_URL"]
+        assert route.startswith("http://127.0.0.1:")
+        assert "/forward/" in route
+        points = [c["settings"]["env"]["ANTHROPIC_BASE_URL"] for c in fakes.controls]
+        assert points[0].startswith("http://127.0.0.1:")
+        assert "/replay/" in points[0]
+        assert points[1] == route  # pointed back at its route, which goes on to http://upstream.example
+        assert runtime.stats["replayed"] == 1
+        await runtime.close()
+
+    asyncio.run(scenario())
