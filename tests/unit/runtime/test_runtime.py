@@ -512,7 +512,7 @@ def test_a_searched_process_replaying_a_first_answer_is_pointed_back_at_its_sear
         fakes = Fakes(tmp_path)
         runtime = fakes.runtime(spares=False)
         call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
-        history = [
+        history: list[dict[str, Any]] = [
             {"role": "user", "content": "first"},
             {"role": "assistant", "content": "first answer"},
             {"role": "user", "content": "weather?"},
