@@ -103,10 +103,13 @@ def _wait_ready(proxy: Proxy, within: float) -> None:
 
 
 @contextmanager
-def run_proxy(home: Path, env: dict[str, str], config: Path = CONFIG, master_key: str | None = None) -> Iterator[Proxy]:
+def run_proxy(
+    home: Path, env: dict[str, str], config: Path = CONFIG, master_key: str | None = None, ready_within: float = 90
+) -> Iterator[Proxy]:
     """The stock ``litellm`` proxy started the way the README says, on a free port.
 
     ``master_key`` defaults to a fresh random one; replicas of one deployment share theirs.
+    ``ready_within``: seconds it may take to serve (a loaded machine's soak allows more).
     """
     port = free_port()
     master_key = master_key or f"sk-{secrets.token_urlsafe(24)}"
@@ -131,7 +134,7 @@ def run_proxy(home: Path, env: dict[str, str], config: Path = CONFIG, master_key
         process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=sink, stderr=subprocess.STDOUT)
     proxy = Proxy(f"http://127.0.0.1:{port}", master_key, log, process, home)
     try:
-        _wait_ready(proxy, 90)
+        _wait_ready(proxy, ready_within)
         yield proxy
     finally:
         process.terminate()
