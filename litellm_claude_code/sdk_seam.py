@@ -13,6 +13,9 @@ upgrade that changes any of it.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sys
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -32,6 +35,7 @@ __all__ = [
     "attach",
     "connect",
     "control",
+    "guarded",
     "open_transport",
     "pid_of",
 ]
@@ -112,9 +116,41 @@ async def _never() -> AsyncIterator[dict[str, Any]]:
     yield {}
 
 
+# Linux's PR_SET_PDEATHSIG: the kernel sends the child SIGKILL when the thread that started it
+# ends, so a proxy that dies (a crash, SIGKILL, the OOM killer) takes its Claude Code processes
+# with it. A CLI left behind keeps its turn going (measured: a busy one outlived a killed proxy,
+# stdin closed, until killed), and the SDK starts the CLI with no hook in the child. So the
+# command starts with a few lines of Python, in this interpreter, that set it and exec the CLI
+# (same pid): ``argv[1]`` is the proxy's pid, and a child whose parent is already gone exits.
+PR_SET_PDEATHSIG = 1
+_ORPHAN_GUARD = (
+    "import ctypes, os, signal, sys\n"
+    f"ctypes.CDLL(None, use_errno=True).prctl({PR_SET_PDEATHSIG}, signal.SIGKILL, 0, 0, 0)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    os._exit(1)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def guarded(command: list[str]) -> list[str]:
+    """``command`` run so that it ends with this process (Linux); unchanged elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return command
+    return [sys.executable, "-I", "-S", "-c", _ORPHAN_GUARD, str(os.getpid()), *command]
+
+
+class GuardedTransport(SubprocessCLITransport):
+    """The SDK's CLI transport, its process started under ``guarded``."""
+
+    def _build_command(self) -> list[str]:
+        command = super()._build_command()
+        # A CLI that is not there is left to the SDK's own start, which names it (CLINotFoundError).
+        return guarded(command) if shutil.which(command[0]) else command
+
+
 async def open_transport(options: sdk.ClaudeAgentOptions) -> CLITransport:
     """The CLI started with ``options`` and nothing written to it (a spare)."""
-    transport = SubprocessCLITransport(prompt=_never(), options=options)
+    transport = GuardedTransport(prompt=_never(), options=options)
     await transport.connect()
     return transport
 
@@ -128,7 +164,7 @@ async def attach(transport: CLITransport, options: sdk.ClaudeAgentOptions, extra
 
 async def connect(options: sdk.ClaudeAgentOptions) -> Client:
     """The CLI started with all of ``options`` and connected (the cold path)."""
-    client = sdk.ClaudeSDKClient(options)
+    client = sdk.ClaudeSDKClient(options, transport=GuardedTransport(prompt=_never(), options=options))
     await client.connect()
     return client
 

@@ -69,7 +69,16 @@ def write_history(turns: Sequence[dict[str, Any]], config_dir: str | Path, cwd: 
     folder = project_dir(config_dir, cwd)
     folder.mkdir(parents=True, exist_ok=True)
     lines = (json.dumps(e, ensure_ascii=False) for e in transcript_entries(turns, session_id, cwd))
-    transcript_path(config_dir, cwd, session_id).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path = transcript_path(config_dir, cwd, session_id)
+    # Written under a name the CLI does not take for a session, then renamed: a proxy that dies
+    # mid-write leaves no half-written transcript under a session's name.
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return session_id
 
 

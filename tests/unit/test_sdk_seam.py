@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import claude_agent_sdk as sdk
@@ -13,9 +16,13 @@ from claude_agent_sdk._internal.query import Query
 from claude_agent_sdk._internal.transport import Transport
 
 from litellm_claude_code import sdk_seam
+from litellm_claude_code.runtime import pids
 from litellm_claude_code.sdk_seam import ControlError, Initialise
+from tests.waiting import wait_until
 
 from .runtime.fakes import FakeTransport
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_sdk_seams_the_runtime_relies_on_are_as_pinned() -> None:
@@ -92,3 +99,40 @@ def test_the_wrapper_passes_the_rest_of_the_transport_through() -> None:
     asyncio.run(transport.close())
     assert inner.closed
     assert not transport.is_ready()
+
+
+def test_a_guarded_process_ends_when_the_process_that_started_it_is_killed() -> None:
+    # The CLI's command as the runtime starts it: a proxy killed outright (a crash) takes it along.
+    starter = (
+        "import subprocess, sys\n"
+        "from litellm_claude_code.sdk_seam import guarded\n"
+        "child = subprocess.Popen(guarded(['sleep', '120']))\n"
+        "print(child.pid, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", starter], stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, text=True
+    )
+    assert parent.stdout is not None
+    pid = int(parent.stdout.readline())
+    try:
+        # The guard has exec'd the command (same pid) once its command line is sleep's.
+        wait_until(lambda: Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep\0"), 10, "sleep to run")
+        parent.kill()
+        parent.wait()
+        wait_until(lambda: not pids.running([pid]), 10, "the guarded process to end with its parent")
+    finally:
+        pids.kill([pid])
+        parent.kill()
+        parent.wait()
+
+
+def test_a_missing_cli_is_left_to_the_sdk_to_name(tmp_path: Path) -> None:
+    options = sdk.ClaudeAgentOptions(cli_path=str(tmp_path / "no-such-claude"))
+    transport = sdk_seam.GuardedTransport(prompt=sdk_seam._never(), options=options)
+    assert transport._build_command()[0] == str(tmp_path / "no-such-claude")
+    options = sdk.ClaudeAgentOptions(cli_path="/bin/true")
+    transport = sdk_seam.GuardedTransport(prompt=sdk_seam._never(), options=options)
+    command = transport._build_command()
+    assert command[:3] == [sys.executable, "-I", "-S"]
+    assert command[6] == "/bin/true"

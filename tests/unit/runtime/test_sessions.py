@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from litellm_claude_code.runtime import sessions
 from litellm_claude_code.runtime.workspace import shared_workdir
 
@@ -38,3 +40,20 @@ def test_a_transcript_is_written_where_its_path_says_and_the_shared_directory_is
     lines = transcript.read_text().splitlines()
     assert [json.loads(line)["type"] for line in lines] == ["user", "assistant"]
     assert json.loads(lines[1])["message"]["model"] == "<history>"
+
+
+def test_a_transcript_appears_whole_or_not_at_all(tmp_path: Path) -> None:
+    # Written under another name and renamed: the folder holds only the finished transcript.
+    cwd = shared_workdir(str(tmp_path / "work"))
+    session_id = sessions.write_history(TURNS, tmp_path / "cfg", cwd)
+    assert session_id is not None
+    folder = sessions.project_dir(tmp_path / "cfg", cwd)
+    assert [p.name for p in folder.iterdir()] == [f"{session_id}.jsonl"]
+
+
+def test_a_write_that_fails_leaves_nothing(tmp_path: Path) -> None:
+    cwd = shared_workdir(str(tmp_path / "work"))
+    unwritable = [{"role": "user", "content": [{"type": "text", "text": "\ud800"}]}]  # a lone surrogate: no UTF-8
+    with pytest.raises(UnicodeEncodeError):
+        sessions.write_history(unwritable, tmp_path / "cfg", cwd)
+    assert list(sessions.project_dir(tmp_path / "cfg", cwd).iterdir()) == []
