@@ -2,7 +2,7 @@
 # litellm-claude-code: the stock LiteLLM proxy with the Claude Code provider.
 # Build: docker build -t litellm-claude-code .   Run: docker compose up (see docs/docker.md).
 
-FROM python:3.11-slim AS build
+FROM python:3.12-slim AS build
 # The venv on PATH: the Prisma CLI runs its generator by name (prisma-client-py, a venv script).
 # The bundled model price map: importing litellm at build time fetches nothing.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \
@@ -18,10 +18,11 @@ RUN python -m venv /opt/venv \
 RUN /opt/venv/bin/prisma generate \
     --schema "$(/opt/venv/bin/python -c 'import litellm, os; print(os.path.join(os.path.dirname(litellm.__file__), "proxy", "schema.prisma"))')"
 
-FROM python:3.11-slim
+FROM python:3.12-slim
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONUNBUFFERED=1 \
+    PYTHONFAULTHANDLER=1 \
     LITELLM_LOCAL_MODEL_COST_MAP=True \
     CLAUDE_CONFIG_DIR=/home/app/.claude \
     ENV_FILE=/home/app/.claude/oauth-token.env \
