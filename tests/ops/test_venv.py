@@ -39,7 +39,7 @@ def _checkout(tmp_path: Path) -> Path:
 
 def _ensure(root: Path, **env: str) -> subprocess.CompletedProcess[str]:
     script = 'source scripts/_venv.sh && ensure_venv requirements.txt && "$VENV/bin/python" -V'
-    base = {"PATH": "/usr/bin:/bin", "HOME": str(root), "PYTHON": str(Path(sys._base_executable))}
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(root), "PYTHON": str(getattr(sys, "_base_executable", sys.executable))}
     return subprocess.run(
         ["bash", "-c", script], cwd=root, env={**base, **env}, capture_output=True, text=True, timeout=300
     )
