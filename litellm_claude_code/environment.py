@@ -75,6 +75,14 @@ def cli_environment(settings: DeploymentSettings, parent: Mapping[str, str]) -> 
     env = {key: parent.get(key, value) for key, value in SERVER_DEFAULTS.items()}
     env.update(NO_COMPACTION)
     env["CLAUDE_CODE_MAX_RETRIES"] = str(settings.max_retries)
+    # The client's functions (an SDK MCP server) reach the model under the
+    # client's names, not mcp__client__<name>: not overridable, the provider
+    # tells the client's calls by those names (translate.tools).
+    env["CLAUDE_AGENT_SDK_MCP_NO_PREFIX"] = "1"
+    # Claude Code's own tool search off: on, it hides the client's functions
+    # behind a ToolSearch tool of its own as soon as one is called ToolSearch,
+    # and the model would not see the tools the client sent.
+    env["ENABLE_TOOL_SEARCH"] = "false"
     env.update(_auth_env(settings, parent))
     if settings.config_dir:
         env["CLAUDE_CONFIG_DIR"] = str(expand(settings.config_dir))

@@ -72,7 +72,7 @@ def _script_loop(mock: MockAnthropic, rounds: int) -> list[dict[str, Any]]:
     """The model's side: a tool call in each round but the last, then an answer."""
     calls = [_call(r) for r in range(rounds - 1)]
     for call in calls:
-        use = {"id": call["id"], "name": f"mcp__client__{TOOL_NAME}", "input": {"key": call["key"]}}
+        use = {"id": call["id"], "name": TOOL_NAME, "input": {"key": call["key"]}}
         mock.script(Reply(chunks=["Looking."], tool_uses=[use], stop_reason="tool_use"))
     mock.script(Reply(chunks=["Done."]))
     return calls

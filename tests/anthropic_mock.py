@@ -223,6 +223,11 @@ class Context:
         return Reply(status=400, error_type="invalid_request_error", error_message=message)
 
 
+# Tools the proxy's Claude Code offers of its own: WebSearch on a search
+# request, StructuredOutput for structured output.
+CLAUDE_CODE_TOOLS = frozenset({"WebSearch", "StructuredOutput"})
+
+
 @dataclass
 class Recorded:
     path: str
@@ -255,10 +260,10 @@ class Recorded:
                 rounds.append(blocks)
         return rounds
 
-    def offered(self, prefix: str = "mcp__client__") -> dict[str, dict[str, Any]]:
-        """The client's tools offered upstream, by their name without ``prefix``, with their schemas."""
+    def offered(self, own: frozenset[str] = CLAUDE_CODE_TOOLS) -> dict[str, dict[str, Any]]:
+        """The client's tools offered upstream (all but Claude Code's ``own``), by name, with their schemas."""
         tools = self.body.get("tools") or []
-        return {t["name"][len(prefix) :]: t.get("input_schema") for t in tools if t["name"].startswith(prefix)}
+        return {t["name"]: t.get("input_schema") for t in tools if t["name"] not in own}
 
 
 @dataclass

@@ -43,8 +43,8 @@ class QueryPlan:
 
 
 def history_turns(request: ChatRequest) -> list[dict[str, Any]]:
-    """The request's earlier turns, with tool calls under the names the model knows."""
-    return tools.prefix_history(request.conversation.history)
+    """The request's earlier turns, with tool calls under the names the model knows them by."""
+    return tools.cli_history(request.conversation.history)
 
 
 def plan(request: ChatRequest, cwd: str, resume: str | None = None, api: str | None = None) -> QueryPlan:

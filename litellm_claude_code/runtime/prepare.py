@@ -57,7 +57,7 @@ class Preparation:
         replayed (see ``replay``). Anything unexpected raises ``ControlError``
         (or an SDK error): the process is discarded.
         """
-        offered = frozenset(tools.internal_name(f.name) for f in request.controls.tools.offered)
+        offered = frozenset(request.controls.tools.cli_names)
         if self.replay is None or process.first_uuid is not None or not replayable(turns, offered):
             return 0
         assert process.client is not None, "a prepared process is connected"

@@ -10,7 +10,7 @@ tail included, through the filters after it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import claude_agent_sdk as sdk
@@ -107,23 +107,6 @@ class HiddenToolCalls:
                 call.index = self._index.setdefault(index, len(self._index))
                 kept.append(call)
             delta.tool_calls = kept or None
-        return _kept(delta)
-
-    def flush(self, result: sdk.ResultMessage | None) -> list[Delta]:
-        return []
-
-
-class ClientNames:
-    """Tool calls under the names the client gave its functions (``mcp__client__f`` -> ``f``)."""
-
-    def __init__(self, names: Mapping[str, str]) -> None:
-        self._names = names
-
-    def feed(self, delta: Delta) -> list[Delta]:
-        for call in delta.tool_calls or []:
-            function = getattr(call, "function", None)
-            if function is not None and function.name in self._names:
-                function.name = self._names[function.name]
         return _kept(delta)
 
     def flush(self, result: sdk.ResultMessage | None) -> list[Delta]:

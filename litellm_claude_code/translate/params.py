@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .search import TOOL as SEARCH_TOOL
 from .search import SearchError, SearchSpec, search_spec
-from .tools import ToolError, ToolSpec, tool_spec
+from .tools import ToolError, ToolSpec, check_names, tool_spec
 
 # Accepted and not applied: Claude Code chooses its own sampling settings.
 IGNORED = frozenset(
@@ -24,6 +25,10 @@ EFFORTS = ("low", "medium", "high", "xhigh", "max")
 # OpenAI's reasoning_effort names -> Claude effort levels ("none" turns thinking off).
 REASONING_EFFORT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "max"}
 MAX_STOP_SEQUENCES = 4
+
+
+# The tool through which the CLI returns ``output_format``'s structured output.
+STRUCTURED_OUTPUT_TOOL = "StructuredOutput"
 
 
 class ParamError(ValueError):
@@ -127,11 +132,17 @@ def _search(params: Mapping[str, Any]) -> SearchSpec | None:
         raise ParamError(str(error)) from None
 
 
+def _own_tools(controls: Controls) -> frozenset[str]:
+    """Claude Code's own tools the request enables: WebSearch for search, the CLI's structured output tool."""
+    own = {SEARCH_TOOL} if controls.search is not None else set()
+    return frozenset(own | ({STRUCTURED_OUTPUT_TOOL} if controls.output_schema is not None else set()))
+
+
 def controls_from(params: Mapping[str, Any] | None) -> Controls:
     """Read and validate the OpenAI parameters LiteLLM passed on."""
     params = params or {}
     _refuse_unsupported(params)
-    return Controls(
+    controls = Controls(
         max_tokens=_max_tokens(params),
         stop=_stop(params),
         effort=_effort(params),
@@ -140,6 +151,11 @@ def controls_from(params: Mapping[str, Any] | None) -> Controls:
         tools=_tools(params),
         search=_search(params),
     )
+    try:
+        check_names(controls.tools, _own_tools(controls))
+    except ToolError as error:
+        raise ParamError(str(error)) from None
+    return controls
 
 
 def cli_env(controls: Controls) -> dict[str, str]:

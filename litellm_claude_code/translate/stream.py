@@ -26,14 +26,12 @@ from litellm.llms.anthropic.chat.handler import ModelResponseIterator
 from litellm.types.utils import Delta, ModelResponseStream, ServerToolUse, Usage
 
 from ..errors import Failed, Failure
-from . import tools
 from .chunks import ChunkMaker
 from .ending import Ending
 from .failures import FailureFacts
 from .filters import (
     Chain,
     Citations,
-    ClientNames,
     Filter,
     HiddenToolCalls,
     JsonOutput,
@@ -67,24 +65,20 @@ class StreamTranslator:
         clock: Callable[[], float] = time.time,
         stop: tuple[str, ...] = (),
         json_output: bool = False,
-        tool_names: Mapping[str, str] | None = None,
         max_tool_calls: int | None = None,
         search: bool = False,
+        tool_names: Mapping[str, str] | None = None,
         publish: Callable[[tuple[dict[str, Any], ...]], None] | None = None,
         publish_blocks: Callable[[tuple[dict[str, Any], ...]], None] | None = None,
         kept: Callable[[], Kept | None] | None = None,
     ) -> None:
-        # tool_names maps the names tools have inside Claude Code back to the client's.
+        # Tool calls come under the client's own names; tool_names maps the few
+        # a function has another name by inside Claude Code back (tools.cli_name).
+        # With search on, a WebSearch call is Claude Code's own (tools.check_names).
         names = dict(tool_names or {})
-        # With search on, calls keep their names inside Claude Code until Claude
-        # Code's own (WebSearch) are hidden: a client function may be called
-        # WebSearch too, and only its mcp__client__ name tells it apart.
-        parsed_names = {} if search else names
         self._chunks = ChunkMaker(model, clock)
-        self._parser = ModelResponseIterator(
-            streaming_response=None, sync_stream=False, tool_name_reverse_map=parsed_names
-        )
-        self._whole = WholeMessages(parsed_names)
+        self._parser = ModelResponseIterator(streaming_response=None, sync_stream=False, tool_name_reverse_map=names)
+        self._whole = WholeMessages(names)
         self._failures = FailureFacts(clock)
         self._ending = Ending()
         # In JSON mode the text is not the answer, so there is nothing for stop sequences to cut.
@@ -106,7 +100,7 @@ class StreamTranslator:
         if self._blocks is not None and publish_blocks is not None:
             publish_blocks(())
         self._limit = None if max_tool_calls is None else ToolCallLimit(max_tool_calls)
-        filters: list[Filter] = [HiddenToolCalls(frozenset({SEARCH_TOOL})), ClientNames(names)] if search else []
+        filters: list[Filter] = [HiddenToolCalls(frozenset({SEARCH_TOOL}))] if search else []
         filters += [] if self._limit is None else [self._limit]
         filters += [JsonOutput()] if json_output else [self._stops] if self._stops else []
         filters += [Citations(self._sources)] if self._sources is not None else []
@@ -284,8 +278,8 @@ def translator_for(
         model,
         stop=controls.stop,
         json_output=controls.output_schema is not None,
-        tool_names={tools.internal_name(f.name): f.name for f in controls.tools.offered},
         max_tool_calls=None if controls.tools.parallel else 1,
+        tool_names={k: v for k, v in controls.tools.cli_names.items() if k != v},
         search=controls.search is not None,
         publish=partial(PUBLISHED.put, search_calls_key) if search_calls_key else None,
         publish_blocks=partial(PUBLISHED_BLOCKS.put, search_blocks_key) if search_blocks_key else None,

@@ -2,10 +2,19 @@
 
 The client's functions are offered to the model as in-process SDK MCP tools
 (Claude Code's own tools stay off). A ``PreToolUse`` hook answers
-``permissionDecision: "defer"`` for every call, so the CLI stops before any
-handler runs and the call travels back to the client as ``tool_calls``. MCP
-tools carry a ``mcp__<server>__`` prefix inside Claude Code; the client only
-ever sees its own names.
+``permissionDecision: "defer"`` for every call of one of them, so the CLI stops
+before any handler runs and the call travels back to the client as
+``tool_calls``. The model sees the client's own names: with
+``CLAUDE_AGENT_SDK_MCP_NO_PREFIX`` (set by ``environment``) the CLI names an SDK
+server's tools as the server lists them, not ``mcp__<server>__<tool>``. Two
+kinds of name cannot be given as they are (CLI 2.1.331): a tool of Claude
+Code's own that the request turns on takes the place of a client's tool of the
+same name, so such a name is refused (``check_names``); and ``ToolSearch`` is
+Claude Code's tool search whatever tools are on (with its tool search off, as
+``environment`` sets it, the CLI drops a tool of that name; with it on, that
+tool's presence hides every other tool behind it), so the client's
+``ToolSearch`` is offered as ``mcp__client__ToolSearch`` (``CLI_RESERVED``) and
+its calls come back under the client's name.
 """
 
 from __future__ import annotations
@@ -19,7 +28,8 @@ import claude_agent_sdk as sdk
 import jsonschema
 
 SERVER = "client"
-PREFIX = f"mcp__{SERVER}__"
+# Names the CLI takes as its own whatever tools are on: offered with the old MCP prefix.
+CLI_RESERVED = frozenset({"ToolSearch"})
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -44,6 +54,16 @@ class ToolSpec:
     instructions: str | None = field(default=None)  # added to the system prompt
 
     @property
+    def names(self) -> frozenset[str]:
+        """The names of the functions offered, as the client gave them."""
+        return frozenset(f.name for f in self.offered)
+
+    @property
+    def cli_names(self) -> dict[str, str]:
+        """The offered functions' names inside Claude Code (a call under one is the client's) -> the client's."""
+        return {cli_name(f.name): f.name for f in self.offered}
+
+    @property
     def offered(self) -> tuple[Function, ...]:
         if self.choice == "none":
             return ()
@@ -52,8 +72,9 @@ class ToolSpec:
         return tuple(f for f in self.functions if f.name == self.choice)
 
 
-def internal_name(name: str) -> str:
-    return f"{PREFIX}{name}"
+def cli_name(name: str) -> str:
+    """The name the model is offered a client function under: the client's own, but for ``CLI_RESERVED``."""
+    return f"mcp__{SERVER}__{name}" if name in CLI_RESERVED else name
 
 
 def _function(index: int, tool: object) -> Function:
@@ -130,22 +151,39 @@ def tool_spec(params: Mapping[str, Any]) -> ToolSpec:
     return ToolSpec(functions, choice, parallel, _instructions(choice, parallel) if functions else None)
 
 
+def check_names(spec: ToolSpec, own: frozenset[str]) -> None:
+    """Refuse a function named as one of Claude Code's own tools that this request enables (``own``).
+
+    The model cannot be offered two tools of one name (the API refuses
+    duplicates), and the CLI would offer its own in place of the client's.
+    """
+    taken = sorted(spec.names & own)
+    if taken:
+        raise ToolError(
+            f"tools: {taken} is also the name of a tool this request enables"
+            f" ({', '.join(sorted(own))}); rename the function"
+        )
+
+
 async def _never_runs(arguments: dict[str, Any]) -> dict[str, Any]:
     # The PreToolUse hook defers every call before a handler could run.
     raise RuntimeError("client tools are executed by the client, not here")
 
 
-async def defer_every_call(
-    hook_input: sdk.HookInput, tool_use_id: str | None, context: sdk.HookContext
-) -> sdk.HookJSONOutput:
-    """PreToolUse hook: stop before the client's tool runs and hand the call back.
+def defer_calls(names: frozenset[str]) -> sdk.HookCallback:
+    """PreToolUse hook: stop before one of the client's tools (``names``) runs and hand the call back.
 
-    Only the client's tools (``PREFIX``): Claude Code's WebSearch, when a
-    request asks for search, is decided by its own hook (``search.hook``).
+    Only the client's tools: Claude Code's WebSearch, when a request asks for
+    search, is decided by its own hook (``search.hook``); ``check_names`` keeps
+    the two sets apart.
     """
-    if not str(hook_input.get("tool_name", "")).startswith(PREFIX):
-        return {}
-    return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "defer"}}
+
+    async def defer(hook_input: sdk.HookInput, tool_use_id: str | None, context: sdk.HookContext) -> sdk.HookJSONOutput:
+        if hook_input.get("tool_name") not in names:
+            return {}
+        return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "defer"}}
+
+    return defer
 
 
 def sdk_options(spec: ToolSpec) -> dict[str, Any]:
@@ -153,25 +191,27 @@ def sdk_options(spec: ToolSpec) -> dict[str, Any]:
     offered = spec.offered
     if not offered:
         return {}
-    tools = [sdk.SdkMcpTool(f.name, f.description, f.parameters, _never_runs) for f in offered]
+    tools = [sdk.SdkMcpTool(cli_name(f.name), f.description, f.parameters, _never_runs) for f in offered]
     return {
         "mcp_servers": {SERVER: sdk.create_sdk_mcp_server(SERVER, tools=tools)},
-        "allowed_tools": [internal_name(f.name) for f in offered],
-        "hooks": {"PreToolUse": [sdk.HookMatcher(matcher=None, hooks=[defer_every_call])]},
+        "allowed_tools": [cli_name(f.name) for f in offered],
+        "hooks": {"PreToolUse": [sdk.HookMatcher(matcher=None, hooks=[defer_calls(frozenset(spec.cli_names))])]},
     }
 
 
-def prefix_history(turns: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Earlier assistant tool calls under the names the model knows them by."""
-    return [_prefix_turn(turn) for turn in turns]
+def cli_history(turns: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Earlier turns with the model's tool calls under the names it was offered them by (``cli_name``)."""
+    return [_renamed(turn) for turn in turns]
 
 
-def _prefix_turn(turn: dict[str, Any]) -> dict[str, Any]:
+def _renamed(turn: dict[str, Any]) -> dict[str, Any]:
     content = turn.get("content")
     if turn.get("role") != "assistant" or not isinstance(content, list):
         return turn
+    if not any(isinstance(b, dict) and b.get("type") == "tool_use" and b.get("name") in CLI_RESERVED for b in content):
+        return turn
     blocks = [
-        {**b, "name": internal_name(b["name"])} if isinstance(b, dict) and b.get("type") == "tool_use" else b
+        {**b, "name": cli_name(b["name"])} if isinstance(b, dict) and b.get("type") == "tool_use" else b
         for b in content
     ]
     return {**turn, "content": blocks}

@@ -8,7 +8,7 @@ import anthropic
 import openai
 import pytest
 
-from tests.anthropic_mock import MockAnthropic, Reply
+from tests.anthropic_mock import CLAUDE_CODE_TOOLS, MockAnthropic, Reply
 
 from .harness import Proxy
 
@@ -19,7 +19,7 @@ WEATHER_TOOL = {
     "description": "Current weather for a city",
     "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 }
-CALL = {"id": "toolu_m1", "name": "mcp__client__get_weather", "input": {"city": "Rome"}}
+CALL = {"id": "toolu_m1", "name": "get_weather", "input": {"city": "Rome"}}
 
 
 @pytest.fixture
@@ -132,10 +132,10 @@ def test_responses_tools_claude_code_cannot_carry_are_left_out_and_logged_once(
     for _ in range(2):
         client.responses.create(model="sonnet", input="Hi", tools=tools)
         names = [t["name"] for t in mock.requests[-1].body["tools"]]
-        offered = sorted(n for n in names if n.startswith("mcp__client__"))
+        offered = sorted(n for n in names if n not in CLAUDE_CODE_TOOLS)
         # a custom (freeform) tool arrives as a function taking its text; hosted tools do not arrive,
         # but web_search, which Claude's own search answers (test_search.py)
-        assert offered == ["mcp__client__apply_patch", "mcp__client__get_weather"]
+        assert offered == ["apply_patch", "get_weather"]
         assert "WebSearch" in names
     log = proxy.log.read_bytes()[offset:].decode(errors="replace")
     assert log.count("tool of type 'local_shell' cannot reach Claude Code") == 1

@@ -57,7 +57,7 @@ FINAL = "Paris is sunny, Oslo snowy; Atlantis does not exist."
 def _script(mock: MockAnthropic) -> None:
     mock.enable_prompt_cache()
     for calls in ROUNDS:
-        uses = [{"id": i, "name": f"mcp__client__{n}", "input": a} for i, n, a in calls]
+        uses = [{"id": i, "name": n, "input": a} for i, n, a in calls]
         mock.script(Reply(chunks=["Checking."], tool_uses=uses, stop_reason="tool_use"))
     mock.script(Reply(chunks=[FINAL]))
 
@@ -80,7 +80,7 @@ def _check_round(request: Recorded, done: int) -> None:
     assert [t["role"] for t in turns] == ["user"] + ["assistant", "user"] * done
     for turn, calls in zip(turns[1::2], ROUNDS[:done], strict=True):
         uses = [b for b in turn["content"] if b["type"] == "tool_use"]
-        assert [(u["id"], u["name"], u["input"]) for u in uses] == [(i, f"mcp__client__{n}", a) for i, n, a in calls]
+        assert [(u["id"], u["name"], u["input"]) for u in uses] == calls
 
 
 def _log_since(proxy: Proxy, offset: int) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.anthropic_mock import MockAnthropic, Recorded, Reply
+from tests.anthropic_mock import CLAUDE_CODE_TOOLS, MockAnthropic, Recorded, Reply
 
 from .client_kit import CACHE, npm_install, offline_env, run, venv_install
 from .harness import Proxy
@@ -135,7 +135,7 @@ def _asked(request: Recorded, question: str) -> None:
 
 def _script_loop(mock: MockAnthropic) -> None:
     for call_id, name, args, _ in ROUNDS:
-        use = {"id": call_id, "name": f"mcp__client__{name}", "input": args}
+        use = {"id": call_id, "name": name, "input": args}
         mock.script(Reply(chunks=[], tool_uses=[use], stop_reason="tool_use"))
     mock.script(Reply(chunks=[FINAL]))
 
@@ -143,9 +143,7 @@ def _script_loop(mock: MockAnthropic) -> None:
 def _described(request: Recorded) -> dict[str, str]:
     """The client's tools offered upstream, by name, with their descriptions."""
     tools = request.body.get("tools") or []
-    return {
-        t["name"].removeprefix("mcp__client__"): t.get("description") for t in tools if "mcp__client__" in t["name"]
-    }
+    return {t["name"]: t.get("description") for t in tools if t["name"] not in CLAUDE_CODE_TOOLS}
 
 
 def _check_loop(mock: MockAnthropic, tools: Tools) -> None:
@@ -165,7 +163,7 @@ def _check_loop(mock: MockAnthropic, tools: Tools) -> None:
         assert [t["role"] for t in turns] == ["user"] + ["assistant", "user"] * done
         for turn, (call_id, name, args, _) in zip(turns[1::2], ROUNDS[:done], strict=True):
             uses = [(b["id"], b["name"], b["input"]) for b in turn["content"] if b["type"] == "tool_use"]
-            assert uses == [(call_id, f"mcp__client__{name}", args)]
+            assert uses == [(call_id, name, args)]
         assert "Continue from where you left off" not in json.dumps(request.body)
 
 
@@ -233,7 +231,7 @@ def test_langchain_stream_arrives_in_several_chunks(
 def test_langchain_bind_tools_gives_tool_calls(
     langchain: Client, proxy: Proxy, mock: MockAnthropic, tmp_path: Path
 ) -> None:
-    uses = [{"id": i, "name": f"mcp__client__{n}", "input": a} for i, n, a, _ in ROUNDS]
+    uses = [{"id": i, "name": n, "input": a} for i, n, a, _ in ROUNDS]
     mock.script(Reply(chunks=["Checking."], tool_uses=uses, stop_reason="tool_use"))
     result = _run(langchain, "langchain_driver.py", "bind_tools", proxy, tmp_path)
     calls = [(c["id"], c["name"], c["args"]) for c in result["tool_calls"]]

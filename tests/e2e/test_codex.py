@@ -187,7 +187,7 @@ SHELL_FINAL = "marker.txt says hello."
 def test_codex_exec_runs_shell_tool_two_rounds(codex: Path, proxy: Proxy, mock: MockAnthropic, tmp_path: Path) -> None:
     offset = proxy.log.stat().st_size
     for call_id, cmd, _ in SHELL_ROUNDS:
-        use = {"id": call_id, "name": "mcp__client__exec_command", "input": {"cmd": cmd}}
+        use = {"id": call_id, "name": "exec_command", "input": {"cmd": cmd}}
         mock.script(Reply(chunks=[], tool_uses=[use], stop_reason="tool_use"))
     mock.script(Reply(chunks=[SHELL_FINAL]))
     run = _exec(codex, proxy, tmp_path, SHELL_PROMPT)
@@ -215,7 +215,7 @@ def test_codex_exec_runs_shell_tool_two_rounds(codex: Path, proxy: Proxy, mock: 
         assert [t["role"] for t in turns] == ["user"] + ["assistant", "user"] * done
         for turn, (call_id, cmd, _) in zip(turns[1::2], SHELL_ROUNDS[:done], strict=True):
             uses = [(b["id"], b["name"], b["input"]) for b in turn["content"] if b["type"] == "tool_use"]
-            assert uses == [(call_id, "mcp__client__exec_command", {"cmd": cmd})]
+            assert uses == [(call_id, "exec_command", {"cmd": cmd})]
         assert "Continue from where you left off" not in json.dumps(request.body)
     _no_warnings(proxy, offset)
 
@@ -250,7 +250,7 @@ def test_codex_sends_the_search_back_and_the_model_does_not_see_it_as_text(
     included: it is dropped before LiteLLM's bridge, which would make it an assistant message,
     ``Hosted web search: {...}``, that the model never wrote (issue 23)."""
     search = {"id": "toolu_codex_search", "name": "WebSearch", "input": {"query": "rain in Example City"}}
-    shell = {"id": "toolu_codex_sh", "name": "mcp__client__exec_command", "input": {"cmd": "echo rainy > note.txt"}}
+    shell = {"id": "toolu_codex_sh", "name": "exec_command", "input": {"cmd": "echo rainy > note.txt"}}
     mock.script(
         Reply(chunks=[], tool_uses=[search], stop_reason="tool_use"),
         Reply(chunks=["Noting it."], tool_uses=[shell], stop_reason="tool_use"),

@@ -220,6 +220,6 @@ def test_a_searched_request_differs_from_an_unsearched_one_by_websearch_only(
         asyncio.run(_fresh(_request(environ, "sonnet", messages, params)))
         sent[name] = _normal(mock.requests[-1])
     searched_tools = sent["searched"]["body"].pop("tools")
-    assert [t["name"] for t in searched_tools] == ["DeferredToolPlaceholder", "WebSearch"]
+    assert [t["name"] for t in searched_tools] == ["WebSearch"]
     assert sent["plain"]["body"].pop("tools", []) == []
     assert sent["searched"] == sent["plain"]

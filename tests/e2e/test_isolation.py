@@ -62,7 +62,7 @@ def _answer(body: dict[str, Any]) -> Reply | None:
     """A tool call when the newest user turn asks for one (the mock's responder)."""
     if USE_TOOL not in _newest_user_text(body):
         return None
-    use = {"id": f"toolu_{uuid.uuid4().hex[:16]}", "name": "mcp__client__lookup", "input": {}}
+    use = {"id": f"toolu_{uuid.uuid4().hex[:16]}", "name": "lookup", "input": {}}
     return Reply(chunks=[REPLY], tool_uses=[use], stop_reason="tool_use")
 
 

@@ -109,7 +109,7 @@ def test_an_agent_loop_alternating_between_two_replicas(replicas: tuple[Proxy, P
     tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}]
     messages: list[dict[str, Any]] = [{"role": "system", "content": tag}, {"role": "user", "content": "look it up"}]
     for round_ in range(4):
-        use = {"id": f"toolu_{uuid.uuid4().hex[:12]}", "name": "mcp__client__lookup", "input": {}}
+        use = {"id": f"toolu_{uuid.uuid4().hex[:12]}", "name": "lookup", "input": {}}
         mock.script(Reply(chunks=["Looking."], tool_uses=[use], stop_reason="tool_use"))
         proxy = replicas[round_ % 2]
         response = post_chat(proxy, MODEL, messages, tools=tools)

@@ -222,7 +222,7 @@ def _offered_opencode_tools(request: Recorded, sent: dict[str, Any]) -> None:
     assert set(offered) == OPENCODE_TOOLS
     assert offered["bash"]["required"] == ["command"]
     assert offered["write"]["required"] == ["content", "filePath"]
-    upstream = {t["name"].removeprefix("mcp__client__"): t for t in request.body["tools"]}
+    upstream = {t["name"]: t for t in request.body["tools"]}
     for name, function in tools.items():
         assert offered[name] == function["parameters"], name
         assert upstream[name]["description"] == function["description"], name
@@ -322,7 +322,7 @@ def test_opencode_run_tool_loop_two_rounds(opencode: Path, proxy: Proxy, mock: M
         ("toolu_oc2", "write", {"filePath": str(work / "notes.txt"), "content": "two rounds\n"}, None),
     ]
     for call_id, tool, arguments, _ in rounds:
-        use = {"id": call_id, "name": f"mcp__client__{tool}", "input": arguments}
+        use = {"id": call_id, "name": tool, "input": arguments}
         mock.script(Reply(chunks=[], tool_uses=[use], stop_reason="tool_use", input_tokens=40, output_tokens=9))
     mock.script(Reply(chunks=[LOOP_FINAL], input_tokens=60, output_tokens=11))
     with Recorder(proxy.url) as recorder:
@@ -376,7 +376,7 @@ def test_opencode_run_tool_loop_two_rounds(opencode: Path, proxy: Proxy, mock: M
         assert [t["role"] for t in turns] == ["user"] + ["assistant", "user"] * done
         for turn, (call_id, tool, arguments, _) in zip(turns[1::2], rounds, strict=False):
             uses = [(b["id"], b["name"], b["input"]) for b in turn["content"] if b["type"] == "tool_use"]
-            assert uses == [(call_id, f"mcp__client__{tool}", arguments)]
+            assert uses == [(call_id, tool, arguments)]
         assert "Continue from where you left off" not in json.dumps(request.body)
     _no_warnings(proxy, offset)
 

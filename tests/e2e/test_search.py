@@ -31,7 +31,7 @@ from litellm_claude_code.runtime.options import QueryPlan, build_options
 from litellm_claude_code.runtime.runtime import Runtime
 from litellm_claude_code.settings import DeploymentSettings
 from litellm_claude_code.translate.search import WEB_SEARCH_BLOCKS_METADATA_KEY, SearchSpec
-from tests.anthropic_mock import MockAnthropic, Reply, Search, SearchResult
+from tests.anthropic_mock import CLAUDE_CODE_TOOLS, MockAnthropic, Reply, Search, SearchResult
 
 from .harness import Proxy, claude_env, post_chat
 
@@ -61,8 +61,7 @@ def _searched_upstream(mock: MockAnthropic, query: str = "rain in Example City")
     assert query in json.dumps(body["messages"])
     # the model was offered WebSearch and none of Claude Code's other tools (no WebFetch)
     for request in mock.requests:
-        assert [n for n in _tool_names(request.body) if not n.startswith("mcp__client__")] == [
-            "DeferredToolPlaceholder",
+        assert [n for n in _tool_names(request.body) if n in CLAUDE_CODE_TOOLS] == [
             "WebSearch",
         ]
     return dict(tool)
@@ -467,7 +466,7 @@ WEATHER = {
 
 def test_search_beside_the_clients_function_which_comes_back_to_the_client(proxy: Proxy, mock: MockAnthropic) -> None:
     search = {"id": "toolu_search1", "name": "WebSearch", "input": {"query": "rain in Example City"}}
-    weather = {"id": "toolu_w1", "name": "mcp__client__get_weather", "input": {"city": "Example City"}}
+    weather = {"id": "toolu_w1", "name": "get_weather", "input": {"city": "Example City"}}
     mock.script(
         Reply(chunks=[], tool_uses=[search], stop_reason="tool_use"),
         Reply(chunks=["Now the live weather."], tool_uses=[weather], stop_reason="tool_use"),

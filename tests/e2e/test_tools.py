@@ -8,7 +8,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.anthropic_mock import MockAnthropic, Reply
+from tests.anthropic_mock import CLAUDE_CODE_TOOLS, MockAnthropic, Reply
 
 pytestmark = pytest.mark.e2e
 
@@ -28,11 +28,11 @@ ASK = [{"role": "user", "content": "Weather in Paris?"}]
 
 
 def _call(name: str, arguments: dict[str, Any], call_id: str) -> dict[str, Any]:
-    return {"id": call_id, "name": f"mcp__client__{name}", "input": arguments}
+    return {"id": call_id, "name": name, "input": arguments}
 
 
 def _offered(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {t["name"]: t for t in body.get("tools") or [] if t["name"].startswith("mcp__client__")}
+    return {t["name"]: t for t in body.get("tools") or [] if t["name"] not in CLAUDE_CODE_TOOLS}
 
 
 def test_tool_call_then_result_then_answer(client: openai.OpenAI, mock: MockAnthropic) -> None:
@@ -55,8 +55,8 @@ def test_tool_call_then_result_then_answer(client: openai.OpenAI, mock: MockAnth
         {"city": "Paris"},
     )
     offered = _offered(mock.requests[-1].body)
-    assert list(offered) == ["mcp__client__get_weather"]
-    assert offered["mcp__client__get_weather"]["input_schema"] == WEATHER["function"]["parameters"]
+    assert list(offered) == ["get_weather"]
+    assert offered["get_weather"]["input_schema"] == WEATHER["function"]["parameters"]
     assert not any(t["name"] in ("Bash", "Read", "Write") for t in mock.requests[-1].body["tools"])
 
     mock.script(Reply(chunks=["It is sunny in Paris."]))
@@ -71,9 +71,7 @@ def test_tool_call_then_result_then_answer(client: openai.OpenAI, mock: MockAnth
     turns = [m for m in mock.requests[-1].body["messages"] if m["role"] in ("user", "assistant")]
     assert [t["role"] for t in turns] == ["user", "assistant", "user"]
     tool_use = [b for b in turns[1]["content"] if b["type"] == "tool_use"]
-    assert tool_use == [
-        {"type": "tool_use", "id": "toolu_w1", "name": "mcp__client__get_weather", "input": {"city": "Paris"}}
-    ]
+    assert tool_use == [{"type": "tool_use", "id": "toolu_w1", "name": "get_weather", "input": {"city": "Paris"}}]
     results = [b for b in turns[2]["content"] if b["type"] == "tool_result"]
     assert results[0]["tool_use_id"] == "toolu_w1"
     assert "sunny, 21C" in json.dumps(results[0]["content"])
@@ -126,16 +124,16 @@ def test_streamed_tool_call_deltas_reassemble(client: openai.OpenAI, mock: MockA
 @pytest.mark.parametrize(
     ("tool_choice", "offered", "rule"),
     [
-        ("auto", ["mcp__client__get_time", "mcp__client__get_weather"], None),
+        ("auto", ["get_time", "get_weather"], None),
         ("none", [], None),
         (
             "required",
-            ["mcp__client__get_time", "mcp__client__get_weather"],
+            ["get_time", "get_weather"],
             "must answer by calling one of the available tools",
         ),
         (
             {"type": "function", "function": {"name": "get_time"}},
-            ["mcp__client__get_time"],
+            ["get_time"],
             "calling the tool get_time",
         ),
     ],
@@ -185,4 +183,4 @@ def test_long_tool_description_reaches_the_model_whole(client: openai.OpenAI, mo
     tool = {"type": "function", "function": {**WEATHER["function"], "description": description}}
     mock.script(Reply(chunks=["ok"]))
     client.chat.completions.create(model="sonnet", messages=ASK, tools=[tool])
-    assert _offered(mock.requests[-1].body)["mcp__client__get_weather"]["description"] == description
+    assert _offered(mock.requests[-1].body)["get_weather"]["description"] == description

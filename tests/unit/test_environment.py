@@ -42,6 +42,11 @@ def test_server_defaults_can_be_overridden_by_the_operator() -> None:
     assert env["DISABLE_AUTOUPDATER"] == "1"
 
 
+def test_client_tools_keep_their_names_whatever_the_operator_set() -> None:
+    env = cli_environment(DeploymentSettings(), {"CLAUDE_AGENT_SDK_MCP_NO_PREFIX": "", "ENABLE_TOOL_SEARCH": "true"})
+    assert (env["CLAUDE_AGENT_SDK_MCP_NO_PREFIX"], env["ENABLE_TOOL_SEARCH"]) == ("1", "false")
+
+
 def test_config_dir_resolution() -> None:
     assert config_dir({"CLAUDE_CONFIG_DIR": "/a"}, {"CLAUDE_CONFIG_DIR": "/b"}) == "/a"
     assert config_dir({}, {"CLAUDE_CONFIG_DIR": "/b"}) == "/b"

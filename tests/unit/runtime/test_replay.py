@@ -13,8 +13,8 @@ from litellm.llms.anthropic.chat.handler import ModelResponseIterator
 from litellm_claude_code.runtime.replay import ReplayServer, replayable, stream
 
 ASK = {"role": "user", "content": [{"type": "text", "text": "hi"}]}
-TOOLS = frozenset({"mcp__client__lookup"})
-CALL = {"type": "tool_use", "id": "toolu_1", "name": "mcp__client__lookup", "input": {"key": "a"}}
+TOOLS = frozenset({"lookup"})
+CALL = {"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {"key": "a"}}
 THINKING = {"type": "thinking", "thinking": "hmm", "signature": "sig"}
 
 
@@ -23,7 +23,7 @@ THINKING = {"type": "thinking", "thinking": "hmm", "signature": "sig"}
     [
         ([ASK, {"role": "assistant", "content": "hello"}], True),
         ([ASK, {"role": "assistant", "content": [THINKING, {"type": "text", "text": "hello"}, CALL]}], True),
-        ([ASK, {"role": "assistant", "content": [{**CALL, "name": "mcp__client__other"}]}], False),  # not offered
+        ([ASK, {"role": "assistant", "content": [{**CALL, "name": "other"}]}], False),  # not offered
         ([ASK, {"role": "assistant", "content": [{"type": "text", "text": "x", "citations": []}]}], False),
         (
             [ASK, {"role": "assistant", "content": [{"type": "server_tool_use", "id": "s", "name": "web_search"}]}],

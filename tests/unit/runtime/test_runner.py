@@ -41,7 +41,7 @@ class FakeClient:
         raise AssertionError("feeding history never lets the process go")
 
 
-TOOL_USE = {"type": "tool_use", "id": "toolu_1", "name": "mcp__client__f", "input": {}}
+TOOL_USE = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}
 TURNS: list[dict[str, Any]] = [
     {"role": "user", "content": "hi"},
     {"role": "assistant", "content": [{"type": "text", "text": "calling"}, TOOL_USE]},

@@ -76,3 +76,17 @@ def test_refusals(params: dict[str, Any], complaint: str) -> None:
 )
 def test_cli_env(controls: Controls, env: dict[str, str]) -> None:
     assert cli_env(controls) == env
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"web_search_options": {}}, "WebSearch"),
+        ({"response_format": {"type": "json_object"}}, "StructuredOutput"),
+    ],
+)
+def test_a_client_function_named_as_a_tool_the_request_enables_is_refused(params: dict[str, Any], named: str) -> None:
+    function = {"type": "function", "function": {"name": named, "parameters": {"type": "object"}}}
+    with pytest.raises(ParamError, match=f"'{named}'.*rename the function"):
+        controls_from({**params, "tools": [function]})
+    assert controls_from({"tools": [function]}).tools.names == {named}  # without it, the name is the client's

@@ -90,12 +90,12 @@ def test_search_beside_the_clients_functions_which_stay_deferred() -> None:
     weather = tools.Function("weather", "", {"type": "object", "properties": {}})
     options = build_options(_plan(search.SearchSpec(), (weather,)), DeploymentSettings())
     assert options.tools == ["WebSearch"]
-    assert options.allowed_tools == ["mcp__client__weather", "WebSearch"]
+    assert options.allowed_tools == ["weather", "WebSearch"]
     assert options.hooks is not None
     matchers = options.hooks["PreToolUse"]
     assert [m.matcher for m in matchers] == [None, "WebSearch"]
     defer = matchers[0].hooks[0]
-    client_call = _ask(defer, {"tool_name": "mcp__client__weather"})
+    client_call = _ask(defer, {"tool_name": "weather"})
     search_call = _ask(defer, {"tool_name": "WebSearch"})
     assert client_call["hookSpecificOutput"]["permissionDecision"] == "defer"
     assert search_call == {}
@@ -224,8 +224,8 @@ def test_without_search_a_websearch_call_is_not_hidden_and_nothing_counted() -> 
 
 
 def test_the_clients_call_after_a_search_keeps_index_zero() -> None:
-    translator = StreamTranslator("sonnet", tool_names={"mcp__client__f": "f"}, max_tool_calls=1, search=True)
-    client = {"type": "tool_use", "id": "toolu_c", "name": "mcp__client__f", "input": {}}
+    translator = StreamTranslator("sonnet", max_tool_calls=1, search=True)
+    client = {"type": "tool_use", "id": "toolu_c", "name": "f", "input": {}}
     messages: list[sdk.Message] = [
         *_tool_use_events(),
         message_start("msg_2"),
@@ -274,23 +274,6 @@ def test_a_search_the_api_refused_is_its_status_and_message() -> None:
 def test_other_search_errors_reach_the_model(text: str) -> None:
     assert search.refused(_search_error(text)) is None
     assert search.refused(sdk.UserMessage(content="API Error: 403 x")) is None
-
-
-def test_a_client_function_called_websearch_is_the_clients_call() -> None:
-    translator = StreamTranslator("sonnet", tool_names={"mcp__client__WebSearch": "WebSearch"}, search=True)
-    client = {"type": "tool_use", "id": "toolu_c", "name": "mcp__client__WebSearch", "input": {}}
-    messages: list[sdk.Message] = [
-        *_tool_use_events(),  # Claude Code's own WebSearch: hidden
-        message_start("msg_2"),
-        event({"type": "content_block_start", "index": 0, "content_block": client}),
-        event({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": "{}"}}),
-        block_stop(0),
-        message_delta("tool_use"),
-        result(stop_reason="tool_deferred"),
-    ]
-    calls = [call for c in _run(translator, messages) if c.choices for call in c.choices[0].delta.tool_calls or []]
-    named = [(call.id, getattr(call, "function", None)) for call in calls]
-    assert [(i, f.name) for i, f in named if f is not None and f.name] == [("toolu_c", "WebSearch")]
 
 
 def _searched_answer_with_its_call() -> list[sdk.Message]:

@@ -97,7 +97,7 @@ def _whole_with_tools() -> sdk.AssistantMessage:
     blocks: list[Any] = [
         sdk.TextBlock(text="Checking."),
         sdk.ThinkingBlock(thinking="which city?", signature="s"),
-        sdk.ToolUseBlock(id="t1", name="mcp__client__get_weather", input={"city": "Paris"}),
+        sdk.ToolUseBlock(id="t1", name="get_weather", input={"city": "Paris"}),
         sdk.ToolUseBlock(id="t2", name="Bash", input={}),
     ]
     return sdk.AssistantMessage(content=blocks, model=MODEL, message_id="msg_9", stop_reason="tool_use")
@@ -123,7 +123,7 @@ CASES: list[tuple[str, list[Any], dict[str, Any], list[dict[str, Any]], str | No
     (
         "whole-message-without-stream-events",  # a non-streaming retry by the CLI
         [_whole_with_tools(), result(stop_reason="tool_use")],
-        {"tool_names": {"mcp__client__get_weather": "get_weather"}},
+        {},
         [
             content(content="Checking.", role="assistant"),
             content(reasoning_content="which city?"),
@@ -141,7 +141,7 @@ CASES: list[tuple[str, list[Any], dict[str, Any], list[dict[str, Any]], str | No
         [
             content(content="Checking.", role="assistant"),
             content(reasoning_content="which city?"),
-            content(tool_calls=[_call(0, "t1", "mcp__client__get_weather", '{"city": "Paris"}')]),
+            content(tool_calls=[_call(0, "t1", "get_weather", '{"city": "Paris"}')]),
             usage(),
             finish("tool_calls"),
         ],

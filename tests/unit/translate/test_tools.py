@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, cast
 
+import claude_agent_sdk as sdk
 import pytest
 
-from litellm_claude_code.translate.tools import ToolError, tool_spec
+from litellm_claude_code.translate.params import controls_from
+from litellm_claude_code.translate.stream import translator_for
+from litellm_claude_code.translate.tools import ToolError, cli_history, sdk_options, tool_spec
 
 WEATHER = {
     "type": "function",
@@ -72,3 +76,53 @@ def test_a_function_without_parameters_takes_an_empty_object() -> None:
         "",
         {"type": "object", "properties": {}},
     )
+
+
+def _function(name: str) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": name, "parameters": {"type": "object", "properties": {}}}}
+
+
+def test_functions_reach_claude_code_under_the_clients_names_but_toolsearch() -> None:
+    spec = tool_spec({"tools": [_function("Bash"), _function("ToolSearch"), _function("DeferredToolPlaceholder")]})
+    options = sdk_options(spec)
+    assert options["allowed_tools"] == ["Bash", "mcp__client__ToolSearch", "DeferredToolPlaceholder"]
+    assert spec.cli_names == {
+        "Bash": "Bash",
+        "mcp__client__ToolSearch": "ToolSearch",
+        "DeferredToolPlaceholder": "DeferredToolPlaceholder",
+    }
+
+
+def test_only_the_clients_calls_are_deferred() -> None:
+    spec = tool_spec({"tools": [_function("Bash"), _function("ToolSearch")]})
+    [matcher] = sdk_options(spec)["hooks"]["PreToolUse"]
+    [defer] = matcher.hooks
+
+    def decided(name: str) -> Any:
+        return asyncio.run(defer(cast(sdk.HookInput, {"tool_name": name}), None, {"signal": None}))
+
+    assert decided("Bash")["hookSpecificOutput"]["permissionDecision"] == "defer"
+    assert decided("mcp__client__ToolSearch")["hookSpecificOutput"]["permissionDecision"] == "defer"
+    assert decided("WebSearch") == {}
+
+
+def test_earlier_toolsearch_calls_are_given_under_the_name_the_model_knows() -> None:
+    call = {"type": "tool_use", "id": "t1", "name": "ToolSearch", "input": {"query": "select:Grep"}}
+    other = {"type": "tool_use", "id": "t2", "name": "Bash", "input": {}}
+    turns: list[dict[str, Any]] = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": [call, other]}]
+    renamed = cli_history(turns)
+    assert [b["name"] for b in renamed[1]["content"]] == ["mcp__client__ToolSearch", "Bash"]
+    assert cli_history(turns[:1]) == turns[:1]
+    assert turns[1]["content"][0]["name"] == "ToolSearch"  # the request's own turns are left as they are
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_a_toolsearch_call_comes_back_under_the_clients_name(parallel: bool) -> None:
+    controls = controls_from({"tools": [_function("ToolSearch")], "parallel_tool_calls": parallel})
+    translator = translator_for("sonnet", controls)
+    call = sdk.ToolUseBlock(id="t1", name="mcp__client__ToolSearch", input={"query": "select:Grep"})
+    message = sdk.AssistantMessage(content=[call], model="claude-mock", message_id="m1", stop_reason="tool_use")
+    chunks = translator.feed(message)
+    calls = [getattr(c, "function", None) for chunk in chunks for c in chunk.choices[0].delta.tool_calls or []]
+    names = [f.name for f in calls if f is not None]
+    assert names == ["ToolSearch"]
