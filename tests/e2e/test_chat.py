@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -107,14 +108,47 @@ def test_models_are_listed(client: openai.OpenAI) -> None:
     assert {"sonnet", "opus", "haiku", "claude-3-5-haiku-20241022", "default"} <= ids
 
 
+def test_every_claude_model_id_is_served_through_one_wildcard_entry(proxy: Proxy) -> None:
+    response = httpx.get(
+        f"{proxy.url}/v1/models",
+        params={"return_wildcard_routes": "true"},
+        headers={"Authorization": f"Bearer {proxy.master_key}"},
+        timeout=30,
+    )
+    assert "claude-*" in {model["id"] for model in response.json()["data"]}
+
+
 @pytest.mark.parametrize(
     ("model", "cli_model"),
-    [("claude-3-5-haiku-20241022", "claude-3-5-haiku-20241022"), ("haiku", "haiku")],
+    [
+        ("claude-3-5-haiku-20241022", "claude-3-5-haiku-20241022"),
+        ("haiku", "haiku"),
+        # Claude Code's own ids and any other Claude id: the claude-* entry, the id unchanged
+        ("claude-opus-5-5", "claude-opus-5-5"),
+        ("claude-haiku-5-5", "claude-haiku-5-5"),
+        ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5-20250929"),
+    ],
 )
 def test_model_reaches_upstream(client: openai.OpenAI, mock: MockAnthropic, model: str, cli_model: str) -> None:
-    client.chat.completions.create(model=model, messages=USER)
+    response = client.chat.completions.create(model=model, messages=USER)
     sent = mock.requests[-1].body["model"]
     assert cli_model in sent if cli_model != "haiku" else "haiku" in sent
+    assert response.model == sent  # the model that answered
+
+
+def test_a_model_no_deployment_serves_is_a_400_naming_it(client: openai.OpenAI, mock: MockAnthropic) -> None:
+    with pytest.raises(openai.BadRequestError, match="gpt-4o"):
+        client.chat.completions.create(model="gpt-4o", messages=USER)
+    assert mock.requests == []
+
+
+def test_a_claude_id_the_api_does_not_know_is_a_404_naming_it(client: openai.OpenAI, mock: MockAnthropic) -> None:
+    # Claude Code may first check an id it does not know with a one-token request, and retries once.
+    missing = Reply(status=404, error_type="not_found_error", error_message="model: claude-nonsense-5")
+    mock.script(missing, missing, missing)
+    with pytest.raises(openai.NotFoundError, match="claude-nonsense-5"):
+        client.chat.completions.create(model="claude-nonsense-5", messages=USER)
+    assert {r.body["model"] for r in mock.requests} == {"claude-nonsense-5"}
 
 
 def test_system_message_replaces_claude_code_prompt(client: openai.OpenAI, mock: MockAnthropic) -> None:

@@ -11,7 +11,7 @@ from .harness import Proxy, cli_processes, settled_cli_processes
 
 pytestmark = pytest.mark.e2e
 
-MODELS = {"sonnet", "opus", "haiku", "claude-3-5-haiku-20241022", "default"}
+MODELS = {"sonnet", "opus", "haiku", "claude-3-5-haiku-20241022", "claude-*", "default"}
 
 
 def _get(proxy: Proxy, path: str) -> httpx.Response:

@@ -82,7 +82,7 @@ def test_shipped_config_is_valid() -> None:
     import yaml
 
     with open("config/litellm_config.yaml", encoding="utf-8") as handle:
-        assert validate_config(yaml.safe_load(handle)) == 5
+        assert validate_config(yaml.safe_load(handle)) == 6
 
 
 @pytest.mark.parametrize(
