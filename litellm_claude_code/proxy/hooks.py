@@ -20,6 +20,7 @@ from .. import boundary, quota
 from ..errors import Failed
 from ..quota import Quotas
 from ..settings import SETTINGS_KEY, SettingsError, parse_settings
+from ..translate.deferred import load_deferred
 from ..translate.prompt import TOOL_ERRORS_METADATA_KEY, PromptError, check_shapes
 from . import health, messages_search, responses_search
 from .affinity import Affinity, conversation_of
@@ -264,6 +265,7 @@ class ProxyHooks(CustomLogger):
             self._report_dropped_tools(data.get("tools"))
             responses_search.prepare(data)
         elif "anthropic_messages" in str(call_type):
+            load_deferred(data)  # before LiteLLM's adapter, which would fold defer_loading into the schema
             messages_search.prepare(data)
         metadata = data.get("metadata")
         if not isinstance(metadata, dict):

@@ -17,6 +17,7 @@ import orjson
 from litellm.litellm_core_utils.prompt_templates.factory import _sanitize_anthropic_tool_use_id
 from litellm.llms.anthropic.chat.transformation import AnthropicConfig
 
+from .deferred import references_as_text
 from .images import ImageError, check_turns, fit_turns
 
 # Far above any Claude context window (about 1M tokens at most, ~4 MB of text),
@@ -169,6 +170,7 @@ def convert(messages: Sequence[object], failed_calls: Iterable[str] = ()) -> Con
     request = _transform(normalised)
     turns = list(request.get("messages") or [])
     _mark_errors(turns, _failed_calls(normalised, failed_calls))
+    references_as_text(turns)
     try:
         check_turns(turns)
     except ImageError as error:

@@ -81,6 +81,17 @@ def test_a_response_format_object_or_none_is_left_to_the_provider() -> None:
         assert pre_call(ProxyHooks(), data)["response_format"] == response_format
 
 
+@pytest.mark.parametrize(
+    ("call_type", "offered"), [("anthropic_messages", ["Bash"]), ("acompletion", ["Bash", "Later"])]
+)
+def test_deferred_tools_of_a_messages_request_are_given_as_the_model_sees_them(
+    call_type: str, offered: list[str]
+) -> None:
+    later = {"name": "Later", "input_schema": {"type": "object"}, "defer_loading": True}
+    data = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}], "tools": [{"name": "Bash"}, later]}
+    assert [t["name"] for t in pre_call(ProxyHooks(), data, call_type)["tools"]] == offered
+
+
 def test_a_request_without_chat_messages_is_not_judged_by_their_shape() -> None:
     """Embeddings, /v1/responses and the like carry no ``messages``: the hook lets them through."""
     data = pre_call(ProxyHooks(), {"model": "sonnet", "input": "hi"}, "aresponses")
