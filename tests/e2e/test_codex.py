@@ -273,7 +273,7 @@ def test_codex_sends_the_search_back_and_the_model_does_not_see_it_as_text(
 # A shell round whose output (4,000 characters) makes the conversation grow past a window.
 BIG_OUTPUT = {
     "id": "toolu_codex_big",
-    "name": "mcp__client__exec_command",
+    "name": "exec_command",
     "input": {"cmd": "printf 'x%.0s' $(seq 4000)"},
 }
 

@@ -65,7 +65,7 @@ class Conversation:
 
     def turn(self, proxy: Proxy) -> None:
         self.turns += 1
-        use = {"id": f"toolu_{uuid.uuid4().hex[:12]}", "name": "mcp__client__lookup", "input": {"key": "k"}}
+        use = {"id": f"toolu_{uuid.uuid4().hex[:12]}", "name": "lookup", "input": {"key": "k"}}
         if self.tools:
             self.mock.script(Reply(chunks=["Looking."], tool_uses=[use], stop_reason="tool_use"))
         else:
