@@ -52,10 +52,11 @@ CLAUDE_CODE_TOOLS = {
 TOOL_SEARCH = "mcp__client__ToolSearch"
 
 
-def _claude(
-    proxy: Proxy, tmp_path: Path, prompt: str, *args: str, key_as: str = "ANTHROPIC_AUTH_TOKEN"
+def claude_json(
+    proxy: Proxy, tmp_path: Path, prompt: str, *args: str, key: str | None = None, key_as: str = "ANTHROPIC_AUTH_TOKEN"
 ) -> dict[str, Any]:
-    """``claude -p prompt --output-format json *args`` in ``tmp_path / "project"``: its result object."""
+    """``claude -p prompt --output-format json *args`` in ``tmp_path / "project"`` with ``key`` (the master
+    key unless given): its result object."""
     home, project = tmp_path / "home", tmp_path / "project"
     for directory in (home, project):
         directory.mkdir(exist_ok=True)
@@ -63,7 +64,7 @@ def _claude(
         home,
         CLAUDE_CONFIG_DIR=str(home / ".claude"),
         ANTHROPIC_BASE_URL=proxy.url,
-        **{key_as: proxy.master_key},
+        **{key_as: key or proxy.master_key},
     )
     done = run("claude -p", [str(CLAUDE), "-p", prompt, "--output-format", "json", *args], project, env, proxy)
     result: dict[str, Any] = json.loads(done.stdout)
@@ -109,7 +110,7 @@ def _asked(request: Recorded, prompt: str) -> None:
 def test_plain_answer(proxy: Proxy, mock: MockAnthropic, tmp_path: Path, args: tuple[str, ...], model: str) -> None:
     prompt = "Reply with the word pong."
     mock.default = Reply(chunks=["pong", " from", " Claude."])
-    result = _claude(proxy, tmp_path, prompt, *args)
+    result = claude_json(proxy, tmp_path, prompt, *args)
     assert result["result"] == "pong from Claude."
     assert list(result["modelUsage"]) == [model]  # the proxy answered as the model asked for
     [request] = mock.requests
@@ -144,7 +145,7 @@ def test_write_round_writes_in_the_clients_project(proxy: Proxy, mock: MockAnthr
     target = tmp_path / "project" / "note.txt"
     call = {"id": "toolu_cc_write", "name": "Write", "input": {"file_path": str(target), "content": "hello\n"}}
     mock.script(*_tool_round(call, "Wrote note.txt."))
-    result = _claude(proxy, tmp_path, "Write hello into note.txt.", "--allowedTools", "Write")
+    result = claude_json(proxy, tmp_path, "Write hello into note.txt.", "--allowedTools", "Write")
     assert result["result"] == "Wrote note.txt."
     assert target.read_text() == "hello\n"
     _, second = mock.requests
@@ -157,7 +158,7 @@ def test_write_round_writes_in_the_clients_project(proxy: Proxy, mock: MockAnthr
 def test_bash_round_output_reaches_the_model(proxy: Proxy, mock: MockAnthropic, tmp_path: Path) -> None:
     call = {"id": "toolu_cc_bash", "name": "Bash", "input": {"command": "echo ran-in-$(basename $PWD)"}}
     mock.script(*_tool_round(call, "It ran."))
-    result = _claude(proxy, tmp_path, "Run the echo.", "--allowedTools", "Bash")
+    result = claude_json(proxy, tmp_path, "Run the echo.", "--allowedTools", "Bash")
     assert result["result"] == "It ran."
     assert "ran-in-project" in json.dumps(_results(mock.requests[1], call["id"])["content"])
 
@@ -173,7 +174,7 @@ def test_toolsearch_loads_a_deferred_tool_that_then_runs_in_the_client(
         Reply(chunks=["No jobs."]),
     )
     prompt = "List my scheduled jobs."
-    result = _claude(proxy, tmp_path, prompt)
+    result = claude_json(proxy, tmp_path, prompt)
     assert result["result"] == "No jobs."
     first, second, third = mock.requests
     assert "CronList" not in _names(first)

@@ -11,7 +11,8 @@ from .harness import Proxy, cli_processes, settled_cli_processes
 
 pytestmark = pytest.mark.e2e
 
-MODELS = {"sonnet", "opus", "haiku", "claude-3-5-haiku-20241022", "claude-*", "default"}
+# claude-* is probed as claude-sonnet-5-5 (its health_check_model)
+MODELS = {"sonnet", "opus", "haiku", "claude-3-5-haiku-20241022", "claude-sonnet-5-5", "default"}
 
 
 def _get(proxy: Proxy, path: str) -> httpx.Response:
