@@ -422,7 +422,7 @@ def test_opencode_given_a_too_long_answer_compacts_and_continues(
     big = {"command": "printf 'x%.0s' $(seq 4000)", "description": "print many x"}
     summary, final = "Summary: the user asked for many x; they were printed.", "Done: many x."
     mock.script(
-        Reply(chunks=[], tool_uses=[{"id": "toolu_oc_big", "name": "mcp__client__bash", "input": big}], gate=gate),
+        Reply(chunks=[], tool_uses=[{"id": "toolu_oc_big", "name": "bash", "input": big}], gate=gate),
         Reply(chunks=[summary]),
         Reply(chunks=[final]),
     )
