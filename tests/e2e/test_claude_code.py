@@ -212,3 +212,27 @@ def test_count_tokens_is_answered_without_a_model_call(proxy: Proxy, mock: MockA
     assert counted["litellm_count_source"] == "local_estimate"
     assert mock.requests == []
     assert mock.other_requests == []
+
+
+def test_websearch_runs_through_the_proxys_search_and_its_results_reach_the_model(
+    proxy: Proxy, mock: MockAnthropic, tmp_path: Path
+) -> None:
+    """Claude Code's WebSearch (deferred, loaded through ToolSearch) sends a request of its own offering
+    the web_search server tool; the proxy answers it with the API's search blocks (test_search.py)."""
+    search = {"id": "toolu_cc_ts", "name": TOOL_SEARCH, "input": {"query": "select:WebSearch", "max_results": 1}}
+    web = {"id": "toolu_cc_web", "name": "WebSearch", "input": {"query": "rain in Example City"}}
+    inner = {"id": "toolu_inner_web", "name": "WebSearch", "input": {"query": "rain in Example City"}}
+    mock.script(
+        Reply(chunks=[], tool_uses=[search], stop_reason="tool_use"),
+        Reply(chunks=[], tool_uses=[web], stop_reason="tool_use"),
+        # Claude Code's search request, served by the proxy: the model searches, then answers
+        Reply(chunks=[], tool_uses=[inner], stop_reason="tool_use"),
+        Reply(chunks=["It rains 120 days a year (https://example.com/rain)."]),
+        Reply(chunks=["Searched."]),
+    )
+    result = claude_json(proxy, tmp_path, "How often does it rain in Example City?", "--allowedTools", "WebSearch")
+    assert result["result"] == "Searched."
+    assert len(mock.searches) == 1
+    last = mock.requests[-1]
+    [searched] = [b for r in last.tool_results() for b in r if b["tool_use_id"] == web["id"]]
+    assert "https://example.com/rain" in json.dumps(searched["content"])
