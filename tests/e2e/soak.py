@@ -71,7 +71,7 @@ def responder(body: dict[str, Any]) -> Reply | None:
     )
     if done + 1 >= rounds:
         return Reply(chunks=[FINAL])
-    use = {"id": f"toolu_{uuid.uuid4().hex[:20]}", "name": f"mcp__client__{TOOL}", "input": {"key": f"item {done}"}}
+    use = {"id": f"toolu_{uuid.uuid4().hex[:20]}", "name": TOOL, "input": {"key": f"item {done}"}}
     return Reply(chunks=CHUNKS, delay=CHUNK_DELAY, tool_uses=[use], stop_reason="tool_use")
 
 
